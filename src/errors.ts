@@ -1,0 +1,112 @@
+/**
+ * The typed errors of Retort. Every failure a user can cause — a malformed pipeline, a shape
+ * mismatch, a missing backend or data set — surfaces as one of these, before training starts.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DataError } from "retort"
+ * const program = Effect.fail(new DataError({ message: "no Fashion-MNIST found", hint: "apt-get install dataset-fashion-mnist" }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+
+/**
+ * One problem found in a pipeline description: where it is (a JSON path such as
+ * `phases[1].step.stages[3].terms.kd.temperature`) and what is wrong, in a plain sentence.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Issue {
+  readonly path: string
+  readonly message: string
+}
+
+/**
+ * A pipeline that does not make sense. Carries **all** problems found, not only the first.
+ *
+ * @example
+ * ```ts
+ * import { ValidationError } from "retort"
+ * const e = new ValidationError({ issues: [{ path: "phases[0].epochs", message: "must be > 0" }] })
+ * console.log(e.message)
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ValidationError extends Data.TaggedError("ValidationError")<{
+  readonly issues: ReadonlyArray<Issue>
+}> {
+  override get message(): string {
+    return `invalid pipeline (${this.issues.length} problem${this.issues.length === 1 ? "" : "s"}):\n${this.issues
+      .map((i) => `  - ${i.path || "<root>"}: ${i.message}`)
+      .join("\n")}`
+  }
+}
+
+/**
+ * Two tensors that should agree in shape do not (a teacher and student with different class
+ * counts, a hint between taps of different widths without a projection, data of the wrong size).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ShapeError extends Data.TaggedError("ShapeError")<{
+  readonly path: string
+  readonly message: string
+}> {}
+
+/**
+ * A backend could not be selected or initialised. `install` names the npm package to install
+ * when the backend is missing.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BackendError extends Data.TaggedError("BackendError")<{
+  readonly backend: string
+  readonly message: string
+  readonly install?: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * A data set could not be found, downloaded, verified or parsed. `hint` says how to get it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DataError extends Data.TaggedError("DataError")<{
+  readonly message: string
+  readonly hint?: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * Training went wrong at run time: a NaN/Inf loss, an interrupted run. The last good
+ * checkpoint is named when one exists.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TrainingError extends Data.TaggedError("TrainingError")<{
+  readonly message: string
+  readonly checkpoint?: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * Reading or writing a run directory, checkpoint or export failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class IoError extends Data.TaggedError("IoError")<{
+  readonly path: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
