@@ -13,40 +13,21 @@
  */
 import { Data } from "effect"
 
-/**
- * One problem found in a pipeline description: where it is (a JSON path such as
- * `phases[1].step.stages[3].terms.kd.temperature`) and what is wrong, in a plain sentence.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Issue {
-  readonly path: string
-  readonly message: string
-}
-
-/**
- * A pipeline that does not make sense. Carries **all** problems found, not only the first.
- *
- * @example
- * ```ts
- * import { ValidationError } from "retort"
- * const e = new ValidationError({ issues: [{ path: "phases[0].epochs", message: "must be > 0" }] })
- * console.log(e.message)
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export class ValidationError extends Data.TaggedError("ValidationError")<{
-  readonly issues: ReadonlyArray<Issue>
-}> {
-  override get message(): string {
-    return `invalid pipeline (${this.issues.length} problem${this.issues.length === 1 ? "" : "s"}):\n${this.issues
-      .map((i) => `  - ${i.path || "<root>"}: ${i.message}`)
-      .join("\n")}`
-  }
-}
+export {
+  /**
+   * One problem found in a pipeline (path + sentence); defined in the DSL so that descriptions
+   * can be validated without the runtime.
+   *
+   * @since 0.1.0
+   */
+  type Issue,
+  /**
+   * A pipeline that does not make sense, with every problem found.
+   *
+   * @since 0.1.0
+   */
+  ValidationError,
+} from "../dsl/Issue.js"
 
 /**
  * Two tensors that should agree in shape do not (a teacher and student with different class

@@ -1,0 +1,569 @@
+/**
+ * Loss terms: what a step minimises, described as data.
+ *
+ * Every loss reads named values from the step's blackboard (`"s"`, `"t"`, `"s.block2"`, `"y"`)
+ * and records, in its type, which names it reads — so that `Step.loss` can refuse, at compile
+ * time, a term that reads a name no earlier stage wrote. Any operand can be wrapped in
+ * {@link detach} (stop-gradient). Terms are mixed by `Step.loss` with weights that are numbers or
+ * ramps.
+ *
+ * @example
+ * ```ts
+ * import { Loss, Ramp } from "retort/dsl"
+ * const ce = Loss.crossEntropy({ logits: "s" })
+ * const kd = Loss.kl({ teacher: "t", student: "s", temperature: 4 })
+ * const hint = Loss.hint({ student: "s.block1", teacher: Loss.detach("t.block3") })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import * as Ramp from "./Ramp.js"
+
+type Num = Ramp.Num
+
+/**
+ * A stop-gradient wrapper around a blackboard name.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Detach<N extends string = string> {
+  readonly _tag: "Detach"
+  readonly name: N
+}
+
+/**
+ * An operand of a loss: a blackboard name, or a detached one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Ref<N extends string = string> = N | Detach<N>
+
+/**
+ * The name an operand reads.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type NameOf<R> = R extends Detach<infer N> ? N : R extends string ? R : never
+
+/**
+ * Stop the gradient through an operand: the value is used, but no gradient flows back into
+ * the model that produced it.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * // cosub: each submodel is the other's soft target, with stop-gradient
+ * const term = Loss.bce({ logits: "o1", teacher: Loss.detach("o2") })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const detach = <const N extends string>(name: N | Detach<N>): Detach<N> =>
+  typeof name === "string" ? { _tag: "Detach", name } : name
+
+/**
+ * The name behind an operand.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * Loss.refName(Loss.detach("t")) // "t"
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const refName = (ref: Ref): string => (typeof ref === "string" ? ref : ref.name)
+
+/**
+ * Whether an operand is detached.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const isDetached = (ref: Ref): boolean => typeof ref !== "string"
+
+/** Phantom marker: the names a loss reads. Never present at run time. */
+interface Reads<R extends string> {
+  readonly "~reads"?: R
+}
+
+/**
+ * Cross-entropy of logits against the labels (hard or soft, e.g. after mixup), with optional
+ * label smoothing.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CrossEntropy<R extends string = string> extends Reads<R> {
+  readonly _tag: "CrossEntropy"
+  readonly logits: Ref
+  readonly labels: Ref
+  readonly smoothing: Num
+}
+
+/**
+ * Focal loss: cross-entropy down-weighted on confident samples by `(1 − p)^γ`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Focal<R extends string = string> extends Reads<R> {
+  readonly _tag: "Focal"
+  readonly logits: Ref
+  readonly labels: Ref
+  readonly gamma: Num
+}
+
+/**
+ * Binary cross-entropy with soft targets, per class (as cosub and DeiT III use). The target is
+ * either the labels (`labels`) or the sigmoid of another model's logits (`teacher`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Bce<R extends string = string> extends Reads<R> {
+  readonly _tag: "Bce"
+  readonly logits: Ref
+  readonly target: { readonly _tag: "Labels"; readonly ref: Ref } | { readonly _tag: "Logits"; readonly ref: Ref }
+}
+
+/**
+ * Direction of a KL divergence between teacher `p_t` and student `p_s`: `forward` is
+ * KL(p_t ‖ p_s) (Hinton), `reverse` is KL(p_s ‖ p_t), `symmetric` is their mean.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Direction = "forward" | "reverse" | "symmetric"
+
+/**
+ * KL divergence between temperature-softened distributions, scaled by T².
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Kl<R extends string = string> extends Reads<R> {
+  readonly _tag: "Kl"
+  readonly teacher: Ref
+  readonly student: Ref
+  readonly temperature: Num
+  readonly direction: Direction
+}
+
+/**
+ * Hard-label distillation: cross-entropy of the student against the teacher's argmax (DeiT).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HardDistill<R extends string = string> extends Reads<R> {
+  readonly _tag: "HardDistill"
+  readonly teacher: Ref
+  readonly student: Ref
+}
+
+/**
+ * Feature (hint) distillation: mean squared distance between a student tap and a teacher tap,
+ * optionally through a learned linear projection of the student feature (FitNets). The
+ * projection's parameters are trained with the model that produced the student tap.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Hint<R extends string = string> extends Reads<R> {
+  readonly _tag: "Hint"
+  readonly student: Ref
+  readonly teacher: Ref
+  readonly projection: boolean
+  readonly normalize: boolean
+}
+
+/**
+ * Relation distillation: match the batch Gram matrices of L2-normalised student and teacher
+ * features (`gram`, mean squared error), or the row-softmax of those relation maps with KL
+ * (`softmax`, TinyMIM-style). Feature widths may differ: relations are batch × batch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Relation<R extends string = string> extends Reads<R> {
+  readonly _tag: "Relation"
+  readonly student: Ref
+  readonly teacher: Ref
+  readonly kind: "gram" | "softmax"
+  readonly temperature: Num
+}
+
+/**
+ * A loss term.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Loss<R extends string = string> =
+  | CrossEntropy<R>
+  | Focal<R>
+  | Bce<R>
+  | Kl<R>
+  | HardDistill<R>
+  | Hint<R>
+  | Relation<R>
+
+/**
+ * The names a loss (or a record of losses) reads, at the type level.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ReadsOf<L> = L extends Reads<infer R> ? R : never
+
+/**
+ * Cross-entropy against the labels `y` (or another label name), with optional label smoothing.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const ce = Loss.crossEntropy({ logits: "s", smoothing: 0.1 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const crossEntropy: {
+  <const L extends Ref, const Y extends Ref>(options: {
+    readonly logits: L
+    readonly labels: Y
+    readonly smoothing?: Num
+  }): CrossEntropy<NameOf<L> | NameOf<Y>>
+  <const L extends Ref>(options: { readonly logits: L; readonly smoothing?: Num }): CrossEntropy<NameOf<L> | "y">
+} = (options: { readonly logits: Ref; readonly labels?: Ref; readonly smoothing?: Num }): CrossEntropy<any> => ({
+  _tag: "CrossEntropy",
+  logits: options.logits,
+  labels: options.labels ?? "y",
+  smoothing: options.smoothing ?? 0,
+})
+
+/**
+ * Focal loss with focusing parameter γ (a number or a ramp; γ = 0 is cross-entropy).
+ *
+ * @example
+ * ```ts
+ * import { Loss, Ramp } from "retort/dsl"
+ * const focal = Loss.focal({ logits: "s", gamma: Ramp.linear({ from: 0, to: 2 }) })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const focal: {
+  <const L extends Ref, const Y extends Ref>(options: {
+    readonly logits: L
+    readonly labels: Y
+    readonly gamma?: Num
+  }): Focal<NameOf<L> | NameOf<Y>>
+  <const L extends Ref>(options: { readonly logits: L; readonly gamma?: Num }): Focal<NameOf<L> | "y">
+} = (options: { readonly logits: Ref; readonly labels?: Ref; readonly gamma?: Num }): Focal<any> => ({
+  _tag: "Focal",
+  logits: options.logits,
+  labels: options.labels ?? "y",
+  gamma: options.gamma ?? 2,
+})
+
+/**
+ * Binary cross-entropy per class. Give `labels` (default `"y"`) for label targets, or
+ * `teacher` for the sigmoid of another output as a soft target (usually detached).
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const onLabels = Loss.bce({ logits: "o1" })
+ * const mutual = Loss.bce({ logits: "o1", teacher: Loss.detach("o2") })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const bce: {
+  <const L extends Ref, const T extends Ref>(options: {
+    readonly logits: L
+    readonly teacher: T
+  }): Bce<NameOf<L> | NameOf<T>>
+  <const L extends Ref, const Y extends Ref>(options: { readonly logits: L; readonly labels: Y }): Bce<
+    NameOf<L> | NameOf<Y>
+  >
+  <const L extends Ref>(options: { readonly logits: L }): Bce<NameOf<L> | "y">
+} = (options: { readonly logits: Ref; readonly labels?: Ref; readonly teacher?: Ref }): Bce<any> => ({
+  _tag: "Bce",
+  logits: options.logits,
+  target:
+    options.teacher !== undefined
+      ? { _tag: "Logits", ref: options.teacher }
+      : { _tag: "Labels", ref: options.labels ?? "y" },
+})
+
+/**
+ * Temperature-scaled KL divergence between teacher and student outputs, times T² (Hinton et
+ * al.). The teacher operand is usually a frozen model's output; detach it when it is not.
+ *
+ * @example
+ * ```ts
+ * import { Loss, Ramp } from "retort/dsl"
+ * const kd = Loss.kl({ teacher: "t", student: "s", temperature: 4 })
+ * const sd = Loss.kl({ teacher: Loss.detach("b"), student: "a", direction: "reverse" })
+ * const warm = Loss.kl({ teacher: "t", student: "s", temperature: Ramp.linear({ from: 8, to: 2 }) })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const kl = <const T extends Ref, const S extends Ref>(options: {
+  readonly teacher: T
+  readonly student: S
+  readonly temperature?: Num
+  readonly direction?: Direction
+}): Kl<NameOf<T> | NameOf<S>> => ({
+  _tag: "Kl",
+  teacher: options.teacher,
+  student: options.student,
+  temperature: options.temperature ?? 1,
+  direction: options.direction ?? "forward",
+})
+
+/**
+ * Hard-label distillation: the student is trained with cross-entropy on the teacher's argmax.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const hard = Loss.hardDistill({ teacher: "t", student: "s.dist" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const hardDistill = <const T extends Ref, const S extends Ref>(options: {
+  readonly teacher: T
+  readonly student: S
+}): HardDistill<NameOf<T> | NameOf<S>> => ({
+  _tag: "HardDistill",
+  teacher: options.teacher,
+  student: options.student,
+})
+
+/**
+ * Feature hint: mean squared error between a student tap and a teacher tap, with an optional
+ * learned projection (needed when the widths differ) and optional L2 normalisation.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const hint = Loss.hint({ student: "s.hidden0", teacher: Loss.detach("t.dense0"), projection: true })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const hint = <const S extends Ref, const T extends Ref>(options: {
+  readonly student: S
+  readonly teacher: T
+  readonly projection?: boolean
+  readonly normalize?: boolean
+}): Hint<NameOf<S> | NameOf<T>> => ({
+  _tag: "Hint",
+  student: options.student,
+  teacher: options.teacher,
+  projection: options.projection ?? false,
+  normalize: options.normalize ?? false,
+})
+
+/**
+ * Relation distillation between batch relation maps of two features.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const rel = Loss.relation({ student: "s.hidden1", teacher: "t.flat", kind: "softmax", temperature: 0.1 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const relation = <const S extends Ref, const T extends Ref>(options: {
+  readonly student: S
+  readonly teacher: T
+  readonly kind?: "gram" | "softmax"
+  readonly temperature?: Num
+}): Relation<NameOf<S> | NameOf<T>> => ({
+  _tag: "Relation",
+  student: options.student,
+  teacher: options.teacher,
+  kind: options.kind ?? "gram",
+  temperature: options.temperature ?? 1,
+})
+
+/**
+ * Every operand a loss reads, in order (with detach flags).
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * Loss.operands(Loss.kl({ teacher: "t", student: "s" })) // [{ role: "teacher", ref: "t" }, { role: "student", ref: "s" }]
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const operands = (loss: Loss): ReadonlyArray<{ readonly role: string; readonly ref: Ref }> => {
+  switch (loss._tag) {
+    case "CrossEntropy":
+    case "Focal":
+      return [
+        { role: "logits", ref: loss.logits },
+        { role: "labels", ref: loss.labels },
+      ]
+    case "Bce":
+      return [
+        { role: "logits", ref: loss.logits },
+        { role: loss.target._tag === "Labels" ? "labels" : "teacher", ref: loss.target.ref },
+      ]
+    case "Kl":
+    case "HardDistill":
+      return [
+        { role: "teacher", ref: loss.teacher },
+        { role: "student", ref: loss.student },
+      ]
+    case "Hint":
+    case "Relation":
+      return [
+        { role: "student", ref: loss.student },
+        { role: "teacher", ref: loss.teacher },
+      ]
+  }
+}
+
+/**
+ * The numeric hyper-parameters of a loss (for validation and reporting).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const hyperParameters = (loss: Loss): Readonly<Record<string, Num>> => {
+  switch (loss._tag) {
+    case "CrossEntropy":
+      return { smoothing: loss.smoothing }
+    case "Focal":
+      return { gamma: loss.gamma }
+    case "Kl":
+      return { temperature: loss.temperature }
+    case "Relation":
+      return { temperature: loss.temperature }
+    case "Bce":
+    case "HardDistill":
+    case "Hint":
+      return {}
+  }
+}
+
+/**
+ * A one-line human description.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * Loss.describe(Loss.kl({ teacher: "t", student: "s", temperature: 4 })) // "kl(t ‖ s, T=4)"
+ * ```
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const describe = (loss: Loss): string => {
+  const r = (ref: Ref) => (typeof ref === "string" ? ref : `sg(${ref.name})`)
+  const n = (num: Num) => Ramp.describe(num)
+  switch (loss._tag) {
+    case "CrossEntropy":
+      return `ce(${r(loss.logits)}, ${r(loss.labels)}${loss.smoothing === 0 ? "" : `, smoothing=${n(loss.smoothing)}`})`
+    case "Focal":
+      return `focal(${r(loss.logits)}, ${r(loss.labels)}, γ=${n(loss.gamma)})`
+    case "Bce":
+      return `bce(${r(loss.logits)}, ${loss.target._tag === "Labels" ? r(loss.target.ref) : `σ(${r(loss.target.ref)})`})`
+    case "Kl": {
+      const arrow = loss.direction === "forward" ? "‖" : loss.direction === "reverse" ? "‖ᵣ" : "‖ₛ"
+      return `kl(${r(loss.teacher)} ${arrow} ${r(loss.student)}, T=${n(loss.temperature)})`
+    }
+    case "HardDistill":
+      return `hard(${r(loss.teacher)} → ${r(loss.student)})`
+    case "Hint":
+      return `hint(${r(loss.student)} ≈ ${r(loss.teacher)}${loss.projection ? ", proj" : ""})`
+    case "Relation":
+      return `relation(${r(loss.student)} ≈ ${r(loss.teacher)}, ${loss.kind})`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codec
+// ---------------------------------------------------------------------------------------------
+
+const DetachSchema = Schema.Struct({ _tag: Schema.Literal("Detach"), name: Schema.String })
+/**
+ * Schema of an operand.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const RefSchema: Schema.Codec<Ref> = Schema.Union([Schema.String, DetachSchema])
+
+const Num = Ramp.NumSchema
+
+/**
+ * Schema of every loss term (JSON-friendly).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Loss } from "retort/dsl"
+ * const decoded = Schema.decodeUnknownSync(Loss.schema)({ _tag: "Kl", teacher: "t", student: "s", temperature: 4, direction: "forward" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const schema: Schema.Codec<Loss> = Schema.Union([
+  Schema.Struct({ _tag: Schema.Literal("CrossEntropy"), logits: RefSchema, labels: RefSchema, smoothing: Num }),
+  Schema.Struct({ _tag: Schema.Literal("Focal"), logits: RefSchema, labels: RefSchema, gamma: Num }),
+  Schema.Struct({
+    _tag: Schema.Literal("Bce"),
+    logits: RefSchema,
+    target: Schema.Union([
+      Schema.Struct({ _tag: Schema.Literal("Labels"), ref: RefSchema }),
+      Schema.Struct({ _tag: Schema.Literal("Logits"), ref: RefSchema }),
+    ]),
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("Kl"),
+    teacher: RefSchema,
+    student: RefSchema,
+    temperature: Num,
+    direction: Schema.Literals(["forward", "reverse", "symmetric"]),
+  }),
+  Schema.Struct({ _tag: Schema.Literal("HardDistill"), teacher: RefSchema, student: RefSchema }),
+  Schema.Struct({
+    _tag: Schema.Literal("Hint"),
+    student: RefSchema,
+    teacher: RefSchema,
+    projection: Schema.Boolean,
+    normalize: Schema.Boolean,
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("Relation"),
+    student: RefSchema,
+    teacher: RefSchema,
+    kind: Schema.Literals(["gram", "softmax"]),
+    temperature: Num,
+  }),
+])

@@ -1,0 +1,315 @@
+/**
+ * A phase: one stretch of training with its own step, data slice, length, batch size and
+ * evaluation — "train the teacher", "distil the student", "born-again generation 2",
+ * "fine-tune with SWA". Models live at the pipeline level and carry over from phase to phase;
+ * {@link Init} says how a phase (re)initialises them: keep, start fresh, or copy another
+ * model's weights (the born-again hand-off).
+ *
+ * @example
+ * ```ts
+ * import { Loss, Optimizer, Phase, Step } from "retort/dsl"
+ * const teacher = Phase.make({
+ *   name: "teacher",
+ *   epochs: 3,
+ *   batchSize: 128,
+ *   step: Step.start.pipe(
+ *     Step.forward("teacher", { as: "t" }),
+ *     Step.loss({ ce: Loss.crossEntropy({ logits: "t" }) }),
+ *     Step.optimize("teacher", Optimizer.adam({ lr: 1e-3 })),
+ *   ),
+ *   evaluate: Phase.evaluate({ models: ["teacher"] }),
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import * as Augment from "./Augment.js"
+import * as Ramp from "./Ramp.js"
+import * as Step from "./Step.js"
+
+type Num = Ramp.Num
+
+/**
+ * How a model is initialised at the start of a phase.
+ *
+ * - `Keep`: carry its parameters from the previous phase (fresh if it was never built).
+ * - `Fresh`: re-initialise it (a new seed per phase and model).
+ * - `Copy`: copy the parameters of model `from` (same architecture) — born-again's hand-off.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Init =
+  | { readonly _tag: "Keep" }
+  | { readonly _tag: "Fresh" }
+  | { readonly _tag: "Copy"; readonly from: string }
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const keep: Init = { _tag: "Keep" }
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fresh: Init = { _tag: "Fresh" }
+/**
+ * Initialise from another model's current parameters.
+ *
+ * @example
+ * ```ts
+ * import { Phase } from "retort/dsl"
+ * const init = { teacher: Phase.copy("student"), student: Phase.fresh }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const copy = (from: string): Init => ({ _tag: "Copy", from })
+
+/**
+ * The slice of the training data a phase sees.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DataSlice {
+  /** Use only the first `limit` training images (after the validation split). */
+  readonly limit?: number
+}
+
+/**
+ * What an evaluation measures on: a split, optionally corrupted (a shifted split).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EvalSplit {
+  readonly split: "train" | "validation" | "test"
+  readonly corruption?: Augment.Corruption
+  /** Evaluate on at most this many samples (the first ones). */
+  readonly limit?: number
+}
+
+/**
+ * What is evaluated: a model's default output, a model with several heads averaged (DeiT), or
+ * an ensemble of models (mean of their softmaxes, born-again).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EvalTarget =
+  | { readonly _tag: "Model"; readonly model: string; readonly heads: ReadonlyArray<string> }
+  | { readonly _tag: "Ensemble"; readonly name: string; readonly models: ReadonlyArray<string> }
+
+/**
+ * Metrics to compute on each evaluated target.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Metric = "accuracy" | "nll" | "ece" | "agreement" | "exits"
+
+/**
+ * Evaluation settings of a phase.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Evaluate {
+  /** Evaluate after every `every` epochs (and always at the end of the phase). */
+  readonly every: number
+  readonly splits: ReadonlyArray<EvalSplit>
+  readonly targets: ReadonlyArray<EvalTarget>
+  readonly metrics: ReadonlyArray<Metric>
+  /** For `agreement`: the reference model (usually the teacher). */
+  readonly reference?: string
+}
+
+/**
+ * A phase.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Phase {
+  readonly _tag: "Phase"
+  readonly name: string
+  readonly step: Step.Any
+  /** Length in epochs (exactly one of `epochs`, `steps`). */
+  readonly epochs?: number
+  /** Length in optimiser steps. */
+  readonly steps?: number
+  /** Batch size, a number or a ramp evaluated at each epoch boundary. */
+  readonly batchSize: Num
+  readonly data: DataSlice
+  readonly init: Readonly<Record<string, Init>>
+  readonly evaluate: Evaluate
+}
+
+/**
+ * Evaluation settings. Defaults: every epoch, on the test split, accuracy + NLL + ECE.
+ *
+ * @example
+ * ```ts
+ * import { Augment, Phase } from "retort/dsl"
+ * const ev = Phase.evaluate({
+ *   models: ["student"],
+ *   splits: [{ split: "test" }, { split: "test", corruption: Augment.corruption("rotation", 3) }],
+ *   metrics: ["accuracy", "ece"],
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const evaluate = (options: {
+  readonly models?: ReadonlyArray<string>
+  readonly targets?: ReadonlyArray<EvalTarget>
+  readonly splits?: ReadonlyArray<EvalSplit>
+  readonly metrics?: ReadonlyArray<Metric>
+  readonly every?: number
+  readonly reference?: string
+}): Evaluate => ({
+  every: options.every ?? 1,
+  splits: options.splits ?? [{ split: "test" }],
+  targets: [...(options.models ?? []).map((m) => target(m)), ...(options.targets ?? [])],
+  metrics: options.metrics ?? ["accuracy", "nll", "ece"],
+  ...(options.reference !== undefined ? { reference: options.reference } : {}),
+})
+
+/**
+ * Evaluate a model, optionally averaging the softmax of several of its heads.
+ *
+ * @example
+ * ```ts
+ * import { Phase } from "retort/dsl"
+ * const deit = Phase.target("student", ["logits", "dist"])
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const target = (model: string, heads: ReadonlyArray<string> = []): EvalTarget => ({
+  _tag: "Model",
+  model,
+  heads,
+})
+
+/**
+ * Evaluate the ensemble (mean softmax) of several models.
+ *
+ * @example
+ * ```ts
+ * import { Phase } from "retort/dsl"
+ * const ban = Phase.ensemble("generations", ["gen1", "gen2", "gen3"])
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ensemble = (name: string, models: ReadonlyArray<string>): EvalTarget => ({
+  _tag: "Ensemble",
+  name,
+  models,
+})
+
+/**
+ * The models a step optimises.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const optimized = (step: Step.Any): ReadonlyArray<string> => [
+  ...new Set(step.stages.flatMap((s) => (s._tag === "Optimize" ? s.models : []))),
+]
+
+/**
+ * Build a phase. Defaults: batch size 128, all training data, models kept from the previous
+ * phase, evaluation of the optimised models on the test split every epoch.
+ *
+ * @example
+ * ```ts
+ * import { Loss, Optimizer, Phase, Step } from "retort/dsl"
+ * const p = Phase.make({
+ *   name: "plain",
+ *   epochs: 1,
+ *   step: Step.start.pipe(
+ *     Step.forward("net", { as: "o" }),
+ *     Step.loss({ ce: Loss.crossEntropy({ logits: "o" }) }),
+ *     Step.optimize("net", Optimizer.adam({ lr: 1e-3 })),
+ *   ),
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: {
+  readonly name: string
+  readonly step: Step.Step<"x" | "y", string>
+  readonly epochs?: number
+  readonly steps?: number
+  readonly batchSize?: Num
+  readonly data?: DataSlice
+  readonly init?: Readonly<Record<string, Init>>
+  readonly evaluate?: Evaluate
+}): Phase => ({
+  _tag: "Phase",
+  name: options.name,
+  step: options.step,
+  ...(options.steps !== undefined ? { steps: options.steps } : { epochs: options.epochs ?? 1 }),
+  batchSize: options.batchSize ?? 128,
+  data: options.data ?? {},
+  init: options.init ?? {},
+  evaluate: options.evaluate ?? evaluate({ models: optimized(options.step) }),
+})
+
+// ---------------------------------------------------------------------------------------------
+// Codec
+// ---------------------------------------------------------------------------------------------
+
+const InitSchema: Schema.Codec<Init> = Schema.Union([
+  Schema.Struct({ _tag: Schema.Literal("Keep") }),
+  Schema.Struct({ _tag: Schema.Literal("Fresh") }),
+  Schema.Struct({ _tag: Schema.Literal("Copy"), from: Schema.String }),
+])
+
+const EvalSplitSchema: Schema.Codec<EvalSplit> = Schema.Struct({
+  split: Schema.Literals(["train", "validation", "test"]),
+  corruption: Schema.optionalKey(Augment.corruptionSchema),
+  limit: Schema.optionalKey(Schema.Number),
+})
+
+const EvalTargetSchema: Schema.Codec<EvalTarget> = Schema.Union([
+  Schema.Struct({ _tag: Schema.Literal("Model"), model: Schema.String, heads: Schema.Array(Schema.String) }),
+  Schema.Struct({ _tag: Schema.Literal("Ensemble"), name: Schema.String, models: Schema.Array(Schema.String) }),
+])
+
+const EvaluateSchema: Schema.Codec<Evaluate> = Schema.Struct({
+  every: Schema.Number,
+  splits: Schema.Array(EvalSplitSchema),
+  targets: Schema.Array(EvalTargetSchema),
+  metrics: Schema.Array(Schema.Literals(["accuracy", "nll", "ece", "agreement", "exits"])),
+  reference: Schema.optionalKey(Schema.String),
+})
+
+/**
+ * Schema of a phase (JSON-friendly).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const schema: Schema.Codec<Phase, unknown> = Schema.Struct({
+  _tag: Schema.Literal("Phase"),
+  name: Schema.String,
+  step: Step.schema,
+  epochs: Schema.optionalKey(Schema.Number),
+  steps: Schema.optionalKey(Schema.Number),
+  batchSize: Ramp.NumSchema,
+  data: Schema.Struct({ limit: Schema.optionalKey(Schema.Number) }),
+  init: Schema.Record(Schema.String, InitSchema),
+  evaluate: EvaluateSchema,
+}) as any

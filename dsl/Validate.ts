@@ -1,0 +1,409 @@
+/**
+ * Semantic validation of a pipeline, beyond its types: unknown model, tap and head names,
+ * reads of unwritten names, optimising a frozen model, temperatures ≤ 0, negative weights,
+ * probabilities outside [0, 1], empty phases, teacher/student class-count mismatches, copies
+ * between different architectures. Returns **every** problem, each with its JSON path and a
+ * plain sentence.
+ *
+ * Ramps are checked by sampling them across the phase (21 points of its progress, with steps
+ * and epochs estimated from its length), so a schedule that dips below zero is caught too.
+ *
+ * @example
+ * ```ts
+ * import { Validate } from "retort/dsl"
+ * declare const pipeline: import("retort/dsl").Pipeline.Pipeline
+ * for (const issue of Validate.pipeline(pipeline)) console.log(`${issue.path}: ${issue.message}`)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Issue from "./Issue.js"
+import * as Loss from "./Loss.js"
+import * as Model from "./Model.js"
+import type * as Phase from "./Phase.js"
+import type * as Pipeline from "./Pipeline.js"
+import * as Ramp from "./Ramp.js"
+import type * as Step from "./Step.js"
+
+type Path = ReadonlyArray<string | number>
+
+/** A nominal number of steps per epoch, to place step- and epoch-based ramps when sampling. */
+const NOMINAL_STEPS_PER_EPOCH = 100
+
+const sampleClocks = (phase: Phase.Phase): ReadonlyArray<Ramp.Clock> => {
+  const steps = phase.steps ?? (phase.epochs ?? 1) * NOMINAL_STEPS_PER_EPOCH
+  const epochs = phase.epochs ?? steps / NOMINAL_STEPS_PER_EPOCH
+  return Array.from({ length: 21 }, (_, i) => {
+    const progress = i / 20
+    return { step: Math.round(progress * steps), epoch: progress * epochs, progress }
+  })
+}
+
+/** The range of a number or ramp over the phase. */
+const range = (num: Ramp.Num, clocks: ReadonlyArray<Ramp.Clock>): { min: number; max: number; finite: boolean } => {
+  if (typeof num === "number") return { min: num, max: num, finite: Number.isFinite(num) }
+  let min = Number.POSITIVE_INFINITY
+  let max = Number.NEGATIVE_INFINITY
+  let finite = true
+  for (const c of clocks) {
+    const v = Ramp.evaluate(num, c)
+    if (!Number.isFinite(v)) finite = false
+    if (v < min) min = v
+    if (v > max) max = v
+  }
+  return { min, max, finite }
+}
+
+const fmt = (num: Ramp.Num) => (typeof num === "number" ? String(num) : Ramp.describe(num))
+
+interface Checker {
+  readonly issues: Array<Issue.Issue>
+  readonly add: (path: Path, message: string) => void
+  readonly clocks: ReadonlyArray<Ramp.Clock>
+}
+
+const checkNum = (
+  c: Checker,
+  path: Path,
+  num: Ramp.Num,
+  what: string,
+  rule: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean },
+) => {
+  const r = range(num, c.clocks)
+  const ramp = typeof num === "number" ? "" : ` (the ramp ${fmt(num)} reaches ${r.min < (rule.min ?? -Infinity) ? r.min : r.max})`
+  if (!r.finite) return c.add(path, `${what} must be a finite number${ramp}`)
+  if (rule.min !== undefined && (rule.exclusiveMin ? r.min <= rule.min : r.min < rule.min)) {
+    const bound = rule.exclusiveMin ? `> ${rule.min}` : `>= ${rule.min}`
+    return c.add(path, `${what} must be ${bound}, got ${typeof num === "number" ? num : r.min}${ramp}`)
+  }
+  if (rule.max !== undefined && (rule.exclusiveMax ? r.max >= rule.max : r.max > rule.max)) {
+    const bound = rule.exclusiveMax ? `< ${rule.max}` : `<= ${rule.max}`
+    return c.add(path, `${what} must be ${bound}, got ${typeof num === "number" ? num : r.max}${ramp}`)
+  }
+}
+
+const probability = { min: 0, max: 1 }
+
+/** Walk a description and check every field named `p` (a probability) lies in [0, 1]. */
+const checkProbabilities = (c: Checker, path: Path, value: unknown): void => {
+  if (Array.isArray(value)) return value.forEach((v, i) => checkProbabilities(c, [...path, i], v))
+  if (typeof value !== "object" || value === null || Ramp.isRamp(value)) return
+  for (const [k, v] of Object.entries(value)) {
+    if ((k === "p" || k === "probability") && (typeof v === "number" || Ramp.isRamp(v)))
+      checkNum(c, [...path, k], v as Ramp.Num, "a probability", probability)
+    else checkProbabilities(c, [...path, k], v)
+  }
+}
+
+/** What a blackboard name holds: the logits or a head of a model, a tap, a loss, or the batch. */
+type Slot =
+  | { readonly kind: "batch" }
+  | { readonly kind: "logits"; readonly model: string }
+  | { readonly kind: "tap"; readonly model: string; readonly tap: string }
+  | { readonly kind: "loss" }
+
+const checkStep = (
+  c: Checker,
+  pipeline: Pipeline.Pipeline,
+  phase: Phase.Phase,
+  path: Path,
+  known: ReadonlySet<string>,
+  averaged: ReadonlyMap<string, string>,
+) => {
+  const step: Step.Any = phase.step
+  const stagesPath = [...path, "stages"]
+  if (step.stages.length === 0) c.add(stagesPath, "the step is empty: a phase needs at least a forward, a loss and an optimise stage")
+  const slots = new Map<string, Slot>([
+    ["x", { kind: "batch" }],
+    ["y", { kind: "batch" }],
+  ])
+  const trained = new Set<string>()
+  const forwarded = new Map<string, Set<Step.Mode>>()
+  let optimizes = 0
+  const describeWritten = () => [...slots.keys()].join(", ")
+  const modelOf = (name: string): Model.Model | undefined => {
+    const src = averaged.get(name) ?? name
+    return pipeline.models[src]
+  }
+  const classesOf = (ref: Loss.Ref): { model: string; classes: number | undefined } | undefined => {
+    const slot = slots.get(Loss.refName(ref))
+    if (slot?.kind !== "logits") return undefined
+    const m = modelOf(slot.model)
+    return { model: slot.model, classes: m ? Model.classes(m) : undefined }
+  }
+
+  step.stages.forEach((stage, i) => {
+    const sp: Path = [...stagesPath, i]
+    const read = (name: string, p: Path) => {
+      if (!slots.has(name))
+        c.add(p, `reads "${name}", which no earlier stage writes (written so far: ${describeWritten()})`)
+    }
+    switch (stage._tag) {
+      case "Augment": {
+        stage.augments.forEach((a, j) => checkProbabilities(c, [...sp, "augments", j], a))
+        break
+      }
+      case "Forward": {
+        read(stage.input, [...sp, "input"])
+        const model = modelOf(stage.model)
+        if (!known.has(stage.model))
+          c.add([...sp, "model"], `unknown model "${stage.model}" (models: ${[...known].join(", ") || "none"})`)
+        if (averaged.has(stage.model) && stage.mode === "train")
+          c.add(
+            [...sp, "mode"],
+            `"${stage.model}" is an averaged copy of "${averaged.get(stage.model)}": run it with mode "frozen"`,
+          )
+        if (stage.as.length === 0) c.add([...sp, "as"], "a forward must name its output")
+        if (stage.as.length > 1 && stage.mode === "frozen")
+          c.add(
+            [...sp, "as"],
+            "several samples of a frozen forward are identical (no dropout in evaluation mode); use one name or mode \"train\"",
+          )
+        const taps = model ? Model.taps(model) : undefined
+        const heads = model ? Model.heads(model) : undefined
+        if (taps)
+          stage.taps.forEach((t, j) => {
+            if (!taps.includes(t))
+              c.add([...sp, "taps", j], `model "${stage.model}" has no tap "${t}" (taps: ${taps.join(", ")})`)
+          })
+        if (heads)
+          stage.heads.forEach((h, j) => {
+            if (!heads.includes(h))
+              c.add([...sp, "heads", j], `model "${stage.model}" has no head "${h}" (heads: ${heads.join(", ")})`)
+          })
+        if (stage.dropout !== undefined)
+          checkNum(c, [...sp, "dropout"], stage.dropout, "a dropout rate", { min: 0, max: 1, exclusiveMax: true })
+        if (stage.dropPath !== undefined)
+          checkNum(c, [...sp, "dropPath"], stage.dropPath, "a drop-path rate", { min: 0, max: 1, exclusiveMax: true })
+        if (stage.channelDrop) {
+          checkNum(c, [...sp, "channelDrop", "rate"], stage.channelDrop.rate, "a channel-drop rate", {
+            min: 0,
+            max: 1,
+            exclusiveMax: true,
+          })
+          if (stage.channelDrop.layers.length === 0)
+            c.add([...sp, "channelDrop", "layers"], "channel drop needs at least one layer (tap) to choose from")
+          if (taps)
+            stage.channelDrop.layers.forEach((t, j) => {
+              if (!taps.includes(t))
+                c.add([...sp, "channelDrop", "layers", j], `model "${stage.model}" has no tap "${t}"`)
+            })
+        }
+        const modes = forwarded.get(stage.model) ?? new Set()
+        modes.add(stage.mode)
+        forwarded.set(stage.model, modes)
+        for (const a of stage.as) {
+          slots.set(a, { kind: "logits", model: stage.model })
+          for (const t of stage.taps) slots.set(`${a}.${t}`, { kind: "tap", model: stage.model, tap: t })
+          for (const h of stage.heads) slots.set(`${a}.${h}`, { kind: "logits", model: stage.model })
+        }
+        break
+      }
+      case "Loss": {
+        const termNames = Object.keys(stage.terms)
+        if (termNames.length === 0) c.add([...sp, "terms"], "a loss stage needs at least one term")
+        for (const k of Object.keys(stage.weights))
+          if (!termNames.includes(k)) c.add([...sp, "weights", k], `a weight for "${k}", which is not a term`)
+        for (const [k, w] of Object.entries(stage.weights))
+          if (termNames.includes(k)) checkNum(c, [...sp, "weights", k], w, "a loss weight", { min: 0 })
+        for (const [k, term] of Object.entries(stage.terms)) {
+          const tp: Path = [...sp, "terms", k]
+          for (const o of Loss.operands(term)) {
+            const name = Loss.refName(o.ref)
+            read(name, [...tp, o.role])
+            const slot = slots.get(name)
+            const wantsLogits = term._tag !== "Hint" && term._tag !== "Relation" && o.role !== "labels"
+            if (slot && wantsLogits && slot.kind !== "logits")
+              c.add(
+                [...tp, o.role],
+                `${term._tag} needs logits for its ${o.role}, but "${name}" is ${slot.kind === "tap" ? `the feature tap "${slot.tap}"` : slot.kind === "batch" ? "the batch" : "a loss"}`,
+              )
+            if (o.role === "labels" && slot && slot.kind !== "batch" && slot.kind !== "logits")
+              c.add([...tp, o.role], `labels must be "y" or logits, got "${name}"`)
+          }
+          const hp = Loss.hyperParameters(term)
+          if (hp.temperature !== undefined)
+            checkNum(c, [...tp, "temperature"], hp.temperature, "a temperature", { min: 0, exclusiveMin: true })
+          if (hp.smoothing !== undefined)
+            checkNum(c, [...tp, "smoothing"], hp.smoothing, "label smoothing", { min: 0, max: 1, exclusiveMax: true })
+          if (hp.gamma !== undefined) checkNum(c, [...tp, "gamma"], hp.gamma, "focal γ", { min: 0 })
+          if (term._tag === "Kl" || term._tag === "HardDistill" || (term._tag === "Bce" && term.target._tag === "Logits")) {
+            const t = classesOf(term._tag === "Bce" ? term.target.ref : term.teacher)
+            const s = classesOf(term._tag === "Bce" ? term.logits : term.student)
+            if (t?.classes !== undefined && s?.classes !== undefined && t.classes !== s.classes)
+              c.add(
+                tp,
+                `teacher "${t.model}" has ${t.classes} classes but student "${s.model}" has ${s.classes}: ${term._tag} compares distributions over the same classes`,
+              )
+          }
+          if (term._tag === "Hint" && !term.projection) {
+            const a = slots.get(Loss.refName(term.student))
+            const b = slots.get(Loss.refName(term.teacher))
+            const size = (sl: Slot | undefined) => {
+              if (sl?.kind !== "tap") return undefined
+              const m = modelOf(sl.model)
+              const shape = m ? Model.tapShapes(m)?.[sl.tap] : undefined
+              return shape?.reduce((x, y) => x * y, 1)
+            }
+            const sa = size(a)
+            const sb = size(b)
+            if (sa !== undefined && sb !== undefined && sa !== sb)
+              c.add(
+                tp,
+                `hint compares features of different sizes (${sa} vs ${sb}); set projection: true to learn a projection`,
+              )
+          }
+        }
+        slots.set(stage.as, { kind: "loss" })
+        for (const k of termNames) slots.set(`${stage.as}.${k}`, { kind: "loss" })
+        break
+      }
+      case "Optimize": {
+        optimizes++
+        read(stage.loss, [...sp, "loss"])
+        if (slots.has(stage.loss) && slots.get(stage.loss)?.kind !== "loss")
+          c.add([...sp, "loss"], `"${stage.loss}" is not a loss`)
+        if (stage.models.length === 0) c.add([...sp, "models"], "optimise which model? the list is empty")
+        stage.models.forEach((m, j) => {
+          const mp: Path = [...sp, "models", j]
+          if (averaged.has(m))
+            c.add(mp, `"${m}" is an averaged copy of "${averaged.get(m)}"; it is updated by its EMA/SWA stage, not optimised`)
+          else if (!known.has(m)) c.add(mp, `unknown model "${m}"`)
+          else if (!forwarded.get(m)?.has("train"))
+            c.add(
+              mp,
+              forwarded.has(m)
+                ? `optimising a frozen model: "${m}" is only run frozen in this step, so no gradient reaches it (use mode "train")`
+                : `optimising "${m}", which no earlier stage of this step runs, so no gradient reaches it`,
+            )
+          trained.add(m)
+        })
+        const op: Path = [...sp, "optimizer"]
+        const o = stage.optimizer
+        checkNum(c, [...op, "lr"], o.lr, "a learning rate", { min: 0 })
+        checkNum(c, [...op, "weightDecay"], o.weightDecay, "weight decay", { min: 0 })
+        checkNum(c, [...op, "clipNorm"], o.clipNorm, "a clip norm (0 = off)", { min: 0 })
+        if (o._tag === "Sgd") checkNum(c, [...op, "momentum"], o.momentum, "momentum", { min: 0, max: 1, exclusiveMax: true })
+        else {
+          checkNum(c, [...op, "beta1"], o.beta1, "β₁", { min: 0, max: 1, exclusiveMax: true })
+          checkNum(c, [...op, "beta2"], o.beta2, "β₂", { min: 0, max: 1, exclusiveMax: true })
+        }
+        break
+      }
+      case "Ema":
+      case "Swa": {
+        if (!known.has(stage.model) || averaged.has(stage.model))
+          c.add([...sp, "model"], `unknown model "${stage.model}" to average`)
+        if (pipeline.models[stage.as] !== undefined)
+          c.add([...sp, "as"], `"${stage.as}" is already a declared model; name the average differently`)
+        if (stage._tag === "Ema") checkNum(c, [...sp, "decay"], stage.decay, "an EMA decay", probability)
+        else {
+          if (!(stage.every > 0)) c.add([...sp, "every"], `must be > 0, got ${stage.every}`)
+          if (!(stage.start >= 0)) c.add([...sp, "start"], `must be >= 0, got ${stage.start}`)
+        }
+        if (stage._tag === "Ema" && !(stage.every >= 1 && Number.isInteger(stage.every)))
+          c.add([...sp, "every"], `must be a positive integer number of steps, got ${stage.every}`)
+        break
+      }
+    }
+  })
+  if (step.stages.length > 0 && optimizes === 0)
+    c.add(stagesPath, "the step never optimises anything: add an optimise stage")
+  return trained
+}
+
+/**
+ * All problems of a pipeline (empty when it is valid).
+ *
+ * @example
+ * ```ts
+ * import { Validate } from "retort/dsl"
+ * declare const p: import("retort/dsl").Pipeline.Pipeline
+ * const problems = Validate.pipeline(p)
+ * if (problems.length > 0) console.error(problems)
+ * ```
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
+  const issues: Array<Issue.Issue> = []
+  const add = (path: Path, message: string) => issues.push({ path: Issue.path(path), message })
+  const averaged = new Map<string, string>()
+  for (const ph of p.phases)
+    for (const s of ph.step.stages) if (s._tag === "Ema" || s._tag === "Swa") averaged.set(s.as, s.model)
+  const known = new Set([...Object.keys(p.models), ...averaged.keys()])
+
+  if (p.name.trim() === "") add(["name"], "a pipeline needs a name")
+  if (!Number.isInteger(p.seed)) add(["seed"], `the seed must be an integer, got ${p.seed}`)
+  if (p.data.validation < 0) add(["data", "validation"], `must be >= 0, got ${p.data.validation}`)
+  if (p.data.source === "custom" && !p.data.name) add(["data", "name"], "a custom data source needs a name")
+  if (Object.keys(p.models).length === 0) add(["models"], "a pipeline needs at least one model")
+  for (const [name, m] of Object.entries(p.models)) {
+    const base = Issue.path(["models", name])
+    for (const mi of Model.check(m))
+      issues.push({ path: mi.path === "" ? base : mi.path.startsWith("[") ? base + mi.path : `${base}.${mi.path}`, message: mi.message })
+  }
+  if (p.phases.length === 0) add(["phases"], "a pipeline needs at least one phase")
+
+  const names = new Set<string>()
+  p.phases.forEach((ph, i) => {
+    const pp: Path = ["phases", i]
+    const c: Checker = { issues, add, clocks: sampleClocks(ph) }
+    if (names.has(ph.name)) add([...pp, "name"], `two phases are named "${ph.name}"`)
+    names.add(ph.name)
+    if ((ph.epochs === undefined) === (ph.steps === undefined))
+      add(pp, "give exactly one of epochs or steps")
+    if (ph.epochs !== undefined && !(ph.epochs > 0)) add([...pp, "epochs"], `must be > 0, got ${ph.epochs}`)
+    if (ph.steps !== undefined && !(Number.isInteger(ph.steps) && ph.steps > 0))
+      add([...pp, "steps"], `must be a positive integer, got ${ph.steps}`)
+    checkNum(c, [...pp, "batchSize"], ph.batchSize, "the batch size", { min: 1 })
+    if (ph.data.limit !== undefined && !(Number.isInteger(ph.data.limit) && ph.data.limit > 0))
+      add([...pp, "data", "limit"], `must be a positive integer, got ${ph.data.limit}`)
+    for (const [m, init] of Object.entries(ph.init)) {
+      const ip: Path = [...pp, "init", m]
+      if (p.models[m] === undefined) add(ip, `unknown model "${m}"`)
+      if (init._tag === "Copy") {
+        const from = p.models[init.from]
+        const to = p.models[m]
+        if (from === undefined) add([...ip, "from"], `unknown model "${init.from}"`)
+        else if (to !== undefined && JSON.stringify(stripDropout(from)) !== JSON.stringify(stripDropout(to)))
+          add(ip, `cannot copy "${init.from}" into "${m}": they have different architectures`)
+      }
+    }
+    checkStep(c, p, ph, [...pp, "step"], known, averaged)
+    const ev = ph.evaluate
+    const ep: Path = [...pp, "evaluate"]
+    if (!(ev.every > 0)) add([...ep, "every"], `must be > 0, got ${ev.every}`)
+    ev.splits.forEach((s, j) => {
+      if (s.limit !== undefined && !(s.limit > 0)) add([...ep, "splits", j, "limit"], `must be > 0, got ${s.limit}`)
+      if (s.split === "validation" && p.data.validation === 0)
+        add([...ep, "splits", j], "evaluates on the validation split, but data.validation is 0")
+    })
+    ev.targets.forEach((t, j) => {
+      const tp: Path = [...ep, "targets", j]
+      const ms = t._tag === "Model" ? [t.model] : t.models
+      ms.forEach((m) => {
+        if (!known.has(m)) add(tp, `unknown model "${m}"`)
+      })
+      if (t._tag === "Model") {
+        const m = p.models[averaged.get(t.model) ?? t.model]
+        const heads = m ? Model.heads(m) : undefined
+        if (heads)
+          t.heads.forEach((h, k) => {
+            if (!heads.includes(h)) add([...tp, "heads", k], `model "${t.model}" has no head "${h}" (heads: ${heads.join(", ")})`)
+          })
+      }
+      if (t._tag === "Ensemble" && t.models.length === 0) add(tp, "an ensemble needs models")
+    })
+    if (ev.metrics.includes("agreement")) {
+      if (ev.reference === undefined) add([...ep, "reference"], "the agreement metric needs a reference model")
+      else if (!known.has(ev.reference)) add([...ep, "reference"], `unknown model "${ev.reference}"`)
+    }
+  })
+  return issues
+}
+
+/** Architecture only: dropout and drop-path rates do not change parameter shapes. */
+const stripDropout = (m: Model.Model): unknown =>
+  JSON.parse(JSON.stringify(m, (k, v) => (k === "dropout" || k === "dropPath" ? undefined : v)))
