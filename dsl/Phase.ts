@@ -280,7 +280,7 @@ const InitSchema: Schema.Codec<Init> = Schema.Union([
 const EvalSplitSchema: Schema.Codec<EvalSplit> = Schema.Struct({
   split: Schema.Literals(["train", "validation", "test"]),
   corruption: Schema.optionalKey(Augment.corruptionSchema),
-  limit: Schema.optionalKey(Schema.Number),
+  limit: Schema.optionalKey(Schema.Finite),
 })
 
 const EvalTargetSchema: Schema.Codec<EvalTarget> = Schema.Union([
@@ -289,7 +289,7 @@ const EvalTargetSchema: Schema.Codec<EvalTarget> = Schema.Union([
 ])
 
 const EvaluateSchema: Schema.Codec<Evaluate> = Schema.Struct({
-  every: Schema.Number,
+  every: Schema.Finite,
   splits: Schema.Array(EvalSplitSchema),
   targets: Schema.Array(EvalTargetSchema),
   metrics: Schema.Array(Schema.Literals(["accuracy", "nll", "ece", "agreement", "exits"])),
@@ -297,19 +297,30 @@ const EvaluateSchema: Schema.Codec<Evaluate> = Schema.Struct({
 })
 
 /**
+ * The phase schema with a given step schema (the default {@link schema} uses `Step.schema`;
+ * `Step.plainSchema` gives plain `{ _tag, stages }` records, which is what schema-derived
+ * arbitraries need).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const schemaWith = <S extends Schema.Top>(step: S) =>
+  Schema.Struct({
+    _tag: Schema.Literal("Phase"),
+    name: Schema.String,
+    step,
+    epochs: Schema.optionalKey(Schema.Finite),
+    steps: Schema.optionalKey(Schema.Finite),
+    batchSize: Ramp.NumSchema,
+    data: Schema.Struct({ limit: Schema.optionalKey(Schema.Finite) }),
+    init: Schema.Record(Schema.String, InitSchema),
+    evaluate: EvaluateSchema,
+  })
+
+/**
  * Schema of a phase (JSON-friendly).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const schema: Schema.Codec<Phase, unknown> = Schema.Struct({
-  _tag: Schema.Literal("Phase"),
-  name: Schema.String,
-  step: Step.schema,
-  epochs: Schema.optionalKey(Schema.Number),
-  steps: Schema.optionalKey(Schema.Number),
-  batchSize: Ramp.NumSchema,
-  data: Schema.Struct({ limit: Schema.optionalKey(Schema.Number) }),
-  init: Schema.Record(Schema.String, InitSchema),
-  evaluate: EvaluateSchema,
-}) as any
+export const schema: Schema.Codec<Phase, unknown> = schemaWith(Step.schema) as any

@@ -194,22 +194,31 @@ export const describe = (p: Pipeline): string => {
 const DataSchema: Schema.Codec<Data> = Schema.Struct({
   source: Schema.Literals(["mnist", "fashion-mnist", "fashion-or-mnist", "custom"]),
   name: Schema.optionalKey(Schema.String),
-  validation: Schema.Number,
+  validation: Schema.Finite,
 })
 
 /**
- * Schema of a pipeline (JSON-friendly). Structural only: {@link import("./Codec.js")} adds the
- * semantic checks (names, taps, ranges, class counts) and reports every problem at once.
+ * The pipeline schema with a given phase schema (see `Phase.schemaWith`).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const schema: Schema.Codec<Pipeline, unknown> = Schema.Struct({
-  _tag: Schema.Literal("Pipeline"),
-  name: Schema.String,
-  description: Schema.optionalKey(Schema.String),
-  seed: Schema.Number,
-  data: DataSchema,
-  models: Schema.Record(Schema.String, Model.schema),
-  phases: Schema.Array(Phase.schema),
-}) as any
+export const schemaWith = <S extends Schema.Top>(phase: S) =>
+  Schema.Struct({
+    _tag: Schema.Literal("Pipeline"),
+    name: Schema.String,
+    description: Schema.optionalKey(Schema.String),
+    seed: Schema.Finite,
+    data: DataSchema,
+    models: Schema.Record(Schema.String, Model.schema),
+    phases: Schema.Array(phase),
+  })
+
+/**
+ * Schema of a pipeline (JSON-friendly). Structural only: `Codec` adds the semantic checks
+ * (names, taps, ranges, class counts) and reports every problem at once.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const schema: Schema.Codec<Pipeline, unknown> = schemaWith(Phase.schema) as any

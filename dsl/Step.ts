@@ -693,19 +693,27 @@ export const StageSchema: Schema.Codec<Stage> = Schema.Union([
     model: Schema.String,
     as: Schema.String,
     decay: Num,
-    every: Schema.Number,
+    every: Schema.Finite,
   }),
   Schema.Struct({
     _tag: Schema.Literal("Swa"),
     model: Schema.String,
     as: Schema.String,
-    start: Schema.Number,
-    every: Schema.Number,
+    start: Schema.Finite,
+    every: Schema.Finite,
     unit: Schema.Literals(["epoch", "step"]),
   }),
 ])
 
-const StepStruct = Schema.Struct({ _tag: Schema.Literal("Step"), stages: Schema.Array(StageSchema) })
+/**
+ * Schema of a step as a plain `{ _tag: "Step", stages }` record (no `pipe` method): for
+ * schema-derived arbitraries and tools that want the raw encoded form.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const plainSchema = Schema.Struct({ _tag: Schema.Literal("Step"), stages: Schema.Array(StageSchema) })
+const StepStruct = plainSchema
 
 /**
  * Schema of a step: decodes `{ _tag: "Step", stages }` JSON into a pipeable {@link Step} equal

@@ -1,0 +1,27 @@
+/**
+ * The recipe catalogue: every pipeline in this folder, by file name.
+ *
+ * @since 0.1.0
+ */
+import type { Pipeline } from "../dsl/index.js"
+import bornAgain from "./born-again.js"
+import byot from "./byot.js"
+import cosub from "./cosub.js"
+import cyclical from "./cyclical.js"
+import deit from "./deit.js"
+import kd from "./kd.js"
+import place from "./place.js"
+import sdDropout from "./sd-dropout.js"
+import swa from "./swa.js"
+
+export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
+  kd,
+  "born-again": bornAgain,
+  deit,
+  byot,
+  "sd-dropout": sdDropout,
+  cosub,
+  cyclical,
+  swa,
+  place,
+}
