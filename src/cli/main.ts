@@ -1,0 +1,270 @@
+#!/usr/bin/env node
+/**
+ * The `retort` command line: `run`, `validate`, `describe`, `export`, `doctor` and `demo`.
+ * A thin layer over the library's `run` and the DSL's codec.
+ *
+ * @since 0.1.0
+ */
+import { join, resolve } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import * as tf from "@tensorflow/tfjs-core"
+import { Cause, Console, Effect, Exit, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as Model from "../../dsl/Model.js"
+import * as Pipeline from "../../dsl/Pipeline.js"
+import { Backend, describeBackend } from "../backend/Backend.js"
+import * as Models from "../models/index.js"
+import * as Checkpoint from "../runtime/Checkpoint.js"
+import { Interrupted, type RunResult, run } from "../runtime/Run.js"
+import { Summary } from "../report/index.js"
+import { loadPipeline } from "./load.js"
+import { IoError } from "../errors.js"
+import { demo } from "./demo.js"
+
+const version = "0.1.0"
+
+const backendFlag = Flag.String("backend").pipe(
+  Flag.withDescription("auto | wasm | cpu | tensorflow | tensorflow-gpu | webgpu (default auto)"),
+  Flag.withDefault("auto"),
+)
+const quietFlag = Flag.Boolean("quiet").pipe(Flag.withDescription("no console output"), Flag.withDefault(false))
+const noNativeFlag = Flag.Boolean("no-native").pipe(
+  Flag.withDescription("do not use the native OpenBLAS kernels even when built"),
+  Flag.withDefault(false),
+)
+
+/** Ctrl-C: the first one asks the run to checkpoint and stop; a second one exits at once. */
+const interruptSignal = () => {
+  const controller = new AbortController()
+  let count = 0
+  const handler = () => {
+    count++
+    if (count === 1) {
+      process.stderr.write("\nstopping: writing a checkpoint (press Ctrl-C again to quit at once)\n")
+      controller.abort()
+    } else process.exit(130)
+  }
+  process.on("SIGINT", handler)
+  return { signal: controller.signal, dispose: () => process.off("SIGINT", handler) }
+}
+
+const printResult = (r: Omit<RunResult, "state">) =>
+  Console.log(
+    `\n${Summary.table(r.phases.map((p) => ({ phase: p.phase, metrics: p.metrics })))}\nrun directory: ${r.dir} (${r.seconds.toFixed(1)} s on ${r.backend})`,
+  )
+
+const runCommand = Command.make(
+  "run",
+  {
+    pipeline: Argument.String("pipeline").pipe(
+      Argument.withDescription("a pipeline file: .ts, .js, .json, .yaml (omit with --resume)"),
+      Argument.optional,
+    ),
+    backend: backendFlag,
+    dataDir: Flag.String("data-dir").pipe(Flag.withDescription("directory with Fashion-MNIST IDX files"), Flag.optional),
+    out: Flag.String("out").pipe(Flag.withDescription("parent of run directories (default runs)"), Flag.withDefault("runs")),
+    name: Flag.String("name").pipe(Flag.withDescription("run name (default: the pipeline's name)"), Flag.optional),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("override the pipeline's seed"), Flag.optional),
+    set: Flag.KeyValuePair("set").pipe(
+      Flag.withDescription("override a field: --set phases[1].epochs=2 (repeatable)"),
+      Flag.optional,
+    ),
+    resume: Flag.String("resume").pipe(Flag.withDescription("continue the run in this directory"), Flag.optional),
+    maxSteps: Flag.Int("max-steps").pipe(Flag.withDescription("cap every phase at this many steps"), Flag.optional),
+    checkpointEvery: Flag.Int("checkpoint-every").pipe(
+      Flag.withDescription("write a checkpoint every N steps (default 500)"),
+      Flag.optional,
+    ),
+    noDownload: Flag.Boolean("no-download").pipe(
+      Flag.withDescription("never download data; use local files or fail"),
+      Flag.withDefault(false),
+    ),
+    noNative: noNativeFlag,
+    quiet: quietFlag,
+  },
+  (o) =>
+    Effect.gen(function* () {
+      if (Option.isNone(o.pipeline) && Option.isNone(o.resume))
+        return yield* Effect.fail(new IoError({ path: "", message: "give a pipeline file, or --resume <run directory>" }))
+      const pipeline = Option.isSome(o.pipeline)
+        ? yield* loadPipeline(o.pipeline.value, Option.getOrElse(o.set, () => ({})))
+        : // with --resume the pipeline comes from the checkpoint
+          Pipeline.make({ name: "resume", models: {}, phases: [] })
+      const sig = interruptSignal()
+      const result = yield* run(pipeline, {
+        backend: o.backend,
+        outDir: o.out,
+        quiet: o.quiet,
+        download: !o.noDownload,
+        ...(o.noNative ? { native: false } : {}),
+        signal: sig.signal,
+        ...(Option.isSome(o.dataDir) ? { dataDir: o.dataDir.value } : {}),
+        ...(Option.isSome(o.name) ? { name: o.name.value } : {}),
+        ...(Option.isSome(o.seed) ? { seed: o.seed.value } : {}),
+        ...(Option.isSome(o.resume) ? { resume: o.resume.value } : {}),
+        ...(Option.isSome(o.maxSteps) ? { maxSteps: o.maxSteps.value } : {}),
+        ...(Option.isSome(o.checkpointEvery) ? { checkpointEvery: o.checkpointEvery.value } : {}),
+      }).pipe(Effect.ensuring(Effect.sync(sig.dispose)))
+      yield* printResult(result)
+    }),
+).pipe(Command.withDescription("train a pipeline: retort run pipelines/kd.ts --backend wasm"))
+
+const validateCommand = Command.make(
+  "validate",
+  {
+    pipeline: Argument.String("pipeline").pipe(Argument.withDescription("a pipeline file: .ts, .js, .json, .yaml")),
+    set: Flag.KeyValuePair("set").pipe(Flag.withDescription("override a field before validating"), Flag.optional),
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const p = yield* loadPipeline(o.pipeline, Option.getOrElse(o.set, () => ({})))
+      yield* Console.log(`${o.pipeline}: valid pipeline "${p.name}" (${p.phases.length} phases, ${Object.keys(p.models).length} models)`)
+    }),
+).pipe(Command.withDescription("check a pipeline and report every problem with its path"))
+
+/** Parameter counts, built on the cpu backend (cheap, no training). */
+const parameterCounts = (p: Pipeline.Pipeline) =>
+  Effect.gen(function* () {
+    const lines: Array<string> = []
+    for (const [name, m] of Object.entries(p.models)) {
+      if (m._tag === "Custom") {
+        lines.push(`  ${name}: custom "${m.name}" (built by the embedding program)`)
+        continue
+      }
+      const built = yield* Models.build(m, { seed: 0 })
+      lines.push(`  ${name}: ${built.paramCount.toLocaleString("en")} parameters · taps ${Model.taps(m)?.join(", ")} · heads ${Model.heads(m)?.join(", ")}`)
+      built.dispose()
+    }
+    return lines
+  })
+
+const describeCommand = Command.make(
+  "describe",
+  {
+    pipeline: Argument.String("pipeline").pipe(Argument.withDescription("a pipeline file"), Argument.optional),
+    backend: backendFlag,
+    showBackend: Flag.Boolean("show-backend").pipe(
+      Flag.withDescription("also initialise the backend and say which kernels are active"),
+      Flag.withDefault(false),
+    ),
+    noNative: noNativeFlag,
+  },
+  (o) =>
+    Effect.gen(function* () {
+      if (Option.isSome(o.pipeline)) {
+        const p = yield* loadPipeline(o.pipeline.value)
+        yield* Console.log(Pipeline.describe(p))
+        const counts = yield* Effect.scoped(
+          Effect.provide(parameterCounts(p), Backend.layer({ kind: "cpu", kernels: false })),
+        )
+        yield* Console.log(`parameters:\n${counts.join("\n")}`)
+      }
+      if (o.showBackend || Option.isNone(o.pipeline)) {
+        const text = yield* Effect.provide(describeBackend, Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }))
+        yield* Console.log(text)
+      }
+    }),
+).pipe(Command.withDescription("print a pipeline's stage graph, models and parameter counts (and the backend)"))
+
+const doctorCommand = Command.make("doctor", { backend: backendFlag, noNative: noNativeFlag }, (o) =>
+  Effect.gen(function* () {
+    const text = yield* Effect.provide(describeBackend, Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }))
+    yield* Console.log(text)
+  }),
+).pipe(Command.withDescription("say which backend and kernel path (native OpenBLAS or pure wasm) is active"))
+
+const exportCommand = Command.make(
+  "export",
+  {
+    run: Argument.String("run").pipe(Argument.withDescription("a run directory (with checkpoint.bin)")),
+    model: Flag.String("model").pipe(Flag.withDescription("which model of the run to export")),
+    out: Flag.String("out").pipe(Flag.withDescription("output directory (default <run>/export/<model>)"), Flag.optional),
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const snap = yield* Checkpoint.load(join(o.run, "checkpoint.bin"))
+      const p = yield* loadPipeline(join(o.run, "pipeline.json"))
+      const averages = new Map(Pipeline.averages(p).map((a) => [a.as, a.model]))
+      const desc = p.models[averages.get(o.model) ?? o.model]
+      if (!desc)
+        return yield* Effect.fail(
+          new IoError({ path: o.run, message: `the run has no model "${o.model}" (models: ${Pipeline.modelNames(p).join(", ")})` }),
+        )
+      const out = resolve(Option.getOrElse(o.out, () => join(o.run, "export", o.model)))
+      yield* Effect.scoped(
+        Effect.provide(
+          Effect.gen(function* () {
+            const built = yield* Models.build(desc, { seed: 0 })
+            const restore = (tree: Models.Tree.Tree<tf.Variable>, kind: string) => {
+              for (const [path, v] of Object.entries(Models.Tree.flatten(tree))) {
+                const t = snap.tensors.get(`model/${o.model}/${kind}/${path}`)
+                if (!t) throw new Error(`the checkpoint has no ${kind} ${path} for ${o.model}`)
+                v.assign(tf.tensor(t.values, v.shape, "float32"))
+              }
+            }
+            yield* Effect.try({
+              try: () => {
+                restore(built.params, "params")
+                restore(built.state, "state")
+              },
+              catch: (cause) => new IoError({ path: o.run, message: String(cause), cause }),
+            })
+            yield* Models.exportLayersModel(desc, built, built.params, out)
+            built.dispose()
+          }),
+          Backend.layer({ kind: "cpu", kernels: false }),
+        ),
+      )
+      yield* Console.log(`exported ${o.model} to ${out}/model.json (TF.js LayersModel format: tf.loadLayersModel("file://…/model.json"))`)
+    }),
+).pipe(Command.withDescription("export a trained model of a run to the TF.js LayersModel format"))
+
+const demoCommand = Command.make(
+  "demo",
+  {
+    backend: backendFlag,
+    out: Flag.String("out").pipe(Flag.withDefault("runs")),
+    quick: Flag.Boolean("quick").pipe(Flag.withDescription("a much shorter run, for a smoke test"), Flag.withDefault(false)),
+    quiet: quietFlag,
+    noNative: noNativeFlag,
+  },
+  (o) => demo(o),
+).pipe(
+  Command.withDescription(
+    "train a CNN teacher, distil an MLP student from it, and train the same MLP on labels alone (Fashion-MNIST, falling back to MNIST)",
+  ),
+)
+
+const retort = Command.make("retort").pipe(
+  Command.withDescription("Retort: training runs — knowledge distillation above all — as typed, composable values"),
+  Command.withSubcommands([runCommand, validateCommand, describeCommand, exportCommand, doctorCommand, demoCommand]),
+)
+
+/**
+ * Run the CLI on `argv` (without the node and script entries) and resolve with the exit code:
+ * 0 on success, 130 when interrupted (after a checkpoint), 1 otherwise.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const program = Command.runWith(retort, { version, renderErrors: false })(argv).pipe(Effect.provide(NodeServices.layer))
+  const exit = await Effect.runPromiseExit(program as Effect.Effect<void, unknown>)
+  if (Exit.isSuccess(exit)) return 0
+  const failure = Cause.findErrorOption(exit.cause)
+  const error = Option.getOrUndefined(failure) as { _tag?: string; message?: string; hint?: string } | undefined
+  if (error instanceof Interrupted) {
+    process.stderr.write(`${error.message}\n`)
+    return 130
+  }
+  if (error && typeof error === "object" && "message" in error) {
+    const tag = error._tag && !String(error.message).startsWith("invalid pipeline") ? `${error._tag}: ` : ""
+    process.stderr.write(`retort: ${tag}${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`)
+  } else if (!Cause.hasInterruptsOnly(exit.cause)) process.stderr.write(`retort: ${Cause.pretty(exit.cause)}\n`)
+  return 1
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("/retort") || process.argv[1]?.endsWith("cli/main.ts") || process.argv[1]?.endsWith("cli/main.js"))
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code
+  })

@@ -1,0 +1,417 @@
+/**
+ * The step compiler: a `Step` description becomes one synchronous function that runs a whole
+ * training step inside a single `tf.tidy` — no Effect machinery, no `await`, no `dataSync`.
+ *
+ * Stages are compiled by a handler table keyed by `_tag` (a stage kind without a handler does not
+ * compile). Each handler turns its stage into a closure once, at compile time; the step function
+ * is then a loop over closures.
+ *
+ * Gradients: every optimise stage differentiates its loss through the forward/loss/augment stages
+ * since the previous update (its *segment*). Names written in an earlier segment are constants
+ * in a later one. Two optimise stages in a row each recompute their segment (with the same random
+ * masks), so the second sees the parameters the first one updated.
+ *
+ * @since 0.1.0
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import * as Loss from "../../dsl/Loss.js"
+import type * as Phase from "../../dsl/Phase.js"
+import * as Ramp from "../../dsl/Ramp.js"
+import type * as Step from "../../dsl/Step.js"
+import * as Augmentation from "../augment/index.js"
+import * as Rng from "../data/Rng.js"
+import * as Models from "../models/index.js"
+import * as Losses from "./losses.js"
+import * as Optimizers from "./optimizers.js"
+import type { ModelSlot, TrainState } from "./state.js"
+
+/**
+ * One training batch as tensors: images `[b, h, w, c]` and integer labels `[b]`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Batch {
+  readonly x: tf.Tensor4D
+  readonly labels: tf.Tensor1D
+}
+
+/**
+ * Where the step runs: the clock (for ramps), its integer seed, and whether this step closes an
+ * epoch (SWA snapshots are taken at epoch ends).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StepContext {
+  readonly clock: Ramp.Clock
+  readonly seed: number
+  readonly endOfEpoch: boolean
+  /** Keep and return the loss values (the caller reads them back asynchronously and disposes them). */
+  readonly metrics: boolean
+}
+
+/**
+ * What a step returns when metrics are requested: every loss and loss term by name, as kept
+ * scalars the caller must dispose.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StepResult {
+  readonly losses: Readonly<Record<string, tf.Scalar>>
+}
+
+/**
+ * A compiled step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CompiledStep {
+  readonly run: (batch: Batch, ctx: StepContext) => StepResult
+  /** The evaluated scheduled hyper-parameters at a clock (for reporting). */
+  readonly hyper: (clock: Ramp.Clock) => Record<string, number>
+}
+
+/** The per-step working set of stage closures. */
+interface Frame {
+  readonly board: Map<string, tf.Tensor>
+  readonly ctx: StepContext
+  readonly num: (n: Ramp.Num) => number
+  y: tf.Tensor2D
+}
+
+type Exec = (frame: Frame) => void
+
+interface Env {
+  readonly state: TrainState
+  readonly phaseIndex: number
+  readonly classes: number
+  readonly slot: (name: string) => ModelSlot
+}
+
+type StageCompiler<S extends Step.Stage> = (stage: S, index: number, env: Env) => Exec
+
+const stageSeed = (seed: number, index: number, sample: number) => Rng.derive(seed, "stage", index, sample) >>> 0 || 1
+
+const compileAugment: StageCompiler<Step.AugmentStage> = (stage, index) => (frame) => {
+  const x = frame.board.get("x") as tf.Tensor4D
+  const out = Augmentation.apply(stage.augments, { x, y: frame.y }, {
+    clock: frame.ctx.clock,
+    seed: stageSeed(frame.ctx.seed, index, 0),
+  })
+  frame.board.set("x", out.x)
+  frame.y = out.y
+  frame.board.set("y", out.y)
+}
+
+const compileForward: StageCompiler<Step.Forward> = (stage, index, env) => {
+  const train = stage.mode === "train"
+  const taps = [...stage.taps, ...(stage.channelDrop?.layers ?? [])]
+  return (frame) => {
+    const slot = env.slot(stage.model)
+    const input = frame.board.get(stage.input)!
+    const dropout = stage.dropout !== undefined ? frame.num(stage.dropout) : undefined
+    const dropPath = stage.dropPath !== undefined ? frame.num(stage.dropPath) : undefined
+    const channelDrop =
+      train && stage.channelDrop !== undefined
+        ? {
+            rate: frame.num(stage.channelDrop.rate),
+            layer:
+              stage.channelDrop.layers[
+                Rng.derive(frame.ctx.seed, "channelDrop", index) % stage.channelDrop.layers.length
+              ]!,
+          }
+        : undefined
+    stage.as.forEach((name, k) => {
+      const out = slot.built.apply(slot.params, input, {
+        train,
+        seed: stageSeed(frame.ctx.seed, index, k),
+        taps,
+        clock: frame.ctx.clock,
+        state: slot.state,
+        updateStats: train,
+        ...(dropout !== undefined ? { dropout } : {}),
+        ...(dropPath !== undefined ? { dropPath } : {}),
+        ...(channelDrop !== undefined && channelDrop.rate > 0 ? { channelDrop } : {}),
+      })
+      const keep = (t: tf.Tensor) => (train ? t : Losses.detach(t))
+      frame.board.set(name, keep(out.logits))
+      for (const t of stage.taps) frame.board.set(`${name}.${t}`, keep(out.taps[t]!))
+      for (const h of stage.heads) frame.board.set(`${name}.${h}`, keep(out.heads[h]!))
+    })
+  }
+}
+
+const compileLoss: StageCompiler<Step.LossStage> = (stage, index, env) => {
+  const entries = Object.entries(stage.terms)
+  return (frame) => {
+    const ctx: Losses.LossContext = {
+      get: (ref) => {
+        const t = frame.board.get(Loss.refName(ref))!
+        return Loss.isDetached(ref) ? Losses.detach(t) : t
+      },
+      y: frame.y,
+      hyper: frame.num,
+      projection: (term, inDim, outDim) => projection(env, `${env.phaseIndex}/${index}/${term}`, inDim, outDim),
+    }
+    let total: tf.Scalar | undefined
+    for (const [k, term] of entries) {
+      const value = Losses.compute(term, ctx, k)
+      frame.board.set(`${stage.as}.${k}`, value)
+      const w = frame.num(stage.weights[k] ?? 1)
+      const weighted = w === 1 ? value : tf.mul(value, w)
+      total = (total === undefined ? weighted : tf.add(total, weighted)) as tf.Scalar
+    }
+    frame.board.set(stage.as, total ?? tf.scalar(0))
+  }
+}
+
+/** A learned projection for a hint loss, created on first use (seeded by its key). */
+const projection = (env: Env, key: string, inDim: number, outDim: number) => {
+  const existing = env.state.projections.get(key)
+  if (existing) return existing
+  const seed = Rng.derive(env.phaseIndex, "projection", key) >>> 0 || 1
+  const p = tf.tidy(() => ({
+    kernel: tf.variable(tf.randomNormal([inDim, outDim], 0, Math.sqrt(1 / inDim), "float32", seed), true),
+    bias: tf.variable(tf.zeros([outDim]), true),
+  }))
+  env.state.projections.set(key, p)
+  return p
+}
+
+/** Names of everything trainable an optimise stage updates: model params and the projections of its hints. */
+const trainables = (env: Env, models: ReadonlyArray<string>, loss: Step.LossStage | undefined, lossIndex: number) => {
+  const out: Array<{ path: string; variable: tf.Variable }> = []
+  for (const m of models)
+    for (const [path, variable] of Object.entries(Models.Tree.flatten(env.slot(m).params)))
+      out.push({ path: `${m}/${path}`, variable })
+  if (loss)
+    for (const term of Object.keys(loss.terms)) {
+      const p = env.state.projections.get(`${env.phaseIndex}/${lossIndex}/${term}`)
+      if (p) {
+        out.push({ path: `projection/${lossIndex}/${term}/kernel`, variable: p.kernel })
+        out.push({ path: `projection/${lossIndex}/${term}/bias`, variable: p.bias })
+      }
+    }
+  return out
+}
+
+const averageInto = (target: ModelSlot, source: ModelSlot, weightOfNew: number) => {
+  const a = Models.Tree.flatten(target.params)
+  const b = Models.Tree.flatten(source.params)
+  for (const [k, v] of Object.entries(a)) v.assign(tf.add(tf.mul(v, 1 - weightOfNew), tf.mul(b[k]!, weightOfNew)))
+  const sa = Models.Tree.flatten(target.state)
+  const sb = Models.Tree.flatten(source.state)
+  for (const [k, v] of Object.entries(sa)) v.assign(tf.add(tf.mul(v, 1 - weightOfNew), tf.mul(sb[k]!, weightOfNew)))
+}
+
+const compileEma: StageCompiler<Step.Ema> = (stage, _index, env) => (frame) => {
+  if (frame.ctx.clock.step % stage.every !== 0) return
+  const avg = env.slot(stage.as)
+  const src = env.slot(stage.model)
+  const decay = frame.num(stage.decay)
+  // The first update copies (bias-free start), then exponential averaging.
+  averageInto(avg, src, avg.average!.count === 0 ? 1 : 1 - decay)
+  avg.average!.count++
+}
+
+const compileSwa: StageCompiler<Step.Swa> = (stage, _index, env) => (frame) => {
+  const { clock, endOfEpoch } = frame.ctx
+  let due: boolean
+  if (stage.unit === "epoch") {
+    if (!endOfEpoch) return
+    const done = Math.round(clock.epoch) // epochs completed after this step
+    due = done > stage.start && (done - stage.start) % stage.every === 0
+  } else {
+    const done = clock.step + 1
+    due = done > stage.start && (done - stage.start) % stage.every === 0
+  }
+  if (!due) return
+  const avg = env.slot(stage.as)
+  const n = avg.average!.count
+  averageInto(avg, env.slot(stage.model), 1 / (n + 1))
+  avg.average!.count = n + 1
+}
+
+const handlers: { readonly [K in Step.Stage["_tag"]]: StageCompiler<Extract<Step.Stage, { _tag: K }>> } = {
+  Augment: compileAugment,
+  Forward: compileForward,
+  Loss: compileLoss,
+  Ema: compileEma,
+  Swa: compileSwa,
+  // Optimise stages are compiled by `compile` itself: they close a segment.
+  Optimize: () => () => {
+    throw new Error("unreachable: optimise stages are compiled with their segment")
+  },
+}
+
+const compileStage = (stage: Step.Stage, index: number, env: Env): Exec =>
+  (handlers[stage._tag] as StageCompiler<Step.Stage>)(stage, index, env)
+
+/**
+ * Compile a phase's step against the training state.
+ *
+ * @example
+ * ```ts
+ * import { compileStep } from "retort"
+ * declare const phase: import("retort/dsl").Phase.Phase
+ * declare const state: import("retort").TrainState
+ * const step = compileStep(phase, 0, state, 10)
+ * ```
+ *
+ * @since 0.1.0
+ * @category compiling
+ */
+export const compile = (phase: Phase.Phase, phaseIndex: number, state: TrainState, classes: number): CompiledStep => {
+  const env: Env = {
+    state,
+    phaseIndex,
+    classes,
+    slot: (name) => {
+      const s = state.models.get(name)
+      if (!s) throw new Error(`model "${name}" is not built`)
+      return s
+    },
+  }
+  const stages = phase.step.stages
+  type Op =
+    | { readonly kind: "exec"; readonly exec: Exec }
+    | {
+        readonly kind: "update"
+        readonly segment: ReadonlyArray<Exec>
+        readonly stage: Step.Optimize
+        readonly index: number
+        readonly optimizer: Optimizers.Compiled
+        readonly lossStage: Step.LossStage | undefined
+        readonly lossIndex: number
+      }
+  const ops: Array<Op> = []
+  let segment: Array<Exec> = []
+  let closed = false
+  const lossWriters = new Map<string, { stage: Step.LossStage; index: number }>()
+  stages.forEach((stage, index) => {
+    if (stage._tag === "Optimize") {
+      const writer = lossWriters.get(stage.loss)
+      ops.push({
+        kind: "update",
+        segment: [...segment],
+        stage,
+        index,
+        optimizer: Optimizers.compile(stage.optimizer),
+        lossStage: writer?.stage,
+        lossIndex: writer?.index ?? -1,
+      })
+      closed = true
+      return
+    }
+    if (stage._tag === "Loss") {
+      lossWriters.set(stage.as, { stage, index })
+      for (const k of Object.keys(stage.terms)) lossWriters.set(`${stage.as}.${k}`, { stage, index })
+    }
+    const exec = compileStage(stage, index, env)
+    if (stage._tag === "Ema" || stage._tag === "Swa") {
+      ops.push({ kind: "exec", exec })
+      return
+    }
+    if (closed) {
+      segment = []
+      closed = false
+    }
+    segment.push(exec)
+  })
+  // Stages after the last update (e.g. a forward for monitoring) still run.
+  if (!closed) for (const exec of segment) ops.push({ kind: "exec", exec })
+
+  const updates = ops.filter((o) => o.kind === "update")
+  const lossNames = stages.flatMap((s) => (s._tag === "Loss" ? [s.as, ...Object.keys(s.terms).map((k) => `${s.as}.${k}`)] : []))
+
+  const run = (batch: Batch, ctx: StepContext): StepResult => {
+    // Tensors created inside a gradient computation are disposed when it returns; those the
+    // blackboard still needs (later segments, metrics) are kept here and disposed at the end.
+    const kept = new Set<tf.Tensor>()
+    const keepBoard = (board: Map<string, tf.Tensor>) => {
+      for (const t of board.values())
+        if (t !== batch.x && !kept.has(t)) {
+          kept.add(tf.keep(t))
+        }
+    }
+    const result = tf.tidy(() => {
+      const num = (n: Ramp.Num) => (typeof n === "number" ? n : Ramp.evaluate(n, ctx.clock))
+      const y = tf.cast(tf.oneHot(tf.cast(batch.labels, "int32"), classes), "float32") as tf.Tensor2D
+      const frame: Frame = { board: new Map<string, tf.Tensor>([["x", batch.x], ["y", y]]), ctx, num, y }
+      for (const op of ops) {
+        if (op.kind === "exec") {
+          op.exec(frame)
+          continue
+        }
+        const f = () => {
+          for (const exec of op.segment) exec(frame)
+          keepBoard(frame.board)
+          return frame.board.get(op.stage.loss) as tf.Scalar
+        }
+        if (op.lossStage && hasProjection(op.lossStage) && !projectionsReady(env, op.lossStage, op.lossIndex)) {
+          // First step: run the segment once outside the tape to create the learned projections.
+          tf.tidy(() => {
+            for (const exec of op.segment) exec(frame)
+          })
+        }
+        const list = trainables(env, op.stage.models, op.lossStage, op.lossIndex)
+        const { value, grads } = tf.variableGrads(f, list.map((v) => v.variable))
+        frame.board.set(op.stage.loss, value)
+        const byPath: Record<string, tf.Tensor> = {}
+        for (const v of list) {
+          const g = grads[v.variable.name]
+          if (g) byPath[v.path] = g
+        }
+        const key = `${phaseIndex}/${op.index}`
+        let st = state.optimizers.get(key)
+        if (!st) {
+          st = op.optimizer.init(list)
+          state.optimizers.set(key, st)
+        }
+        op.optimizer.apply(st, list, byPath, num)
+      }
+      const losses: Record<string, tf.Scalar> = {}
+      if (ctx.metrics)
+        for (const n of lossNames) {
+          const t = frame.board.get(n)
+          if (t) losses[n] = tf.keep(tf.clone(t as tf.Scalar))
+        }
+      return { losses }
+    })
+    for (const t of kept) t.dispose()
+    return result
+  }
+
+  const hyper = (clock: Ramp.Clock): Record<string, number> => {
+    const out: Record<string, number> = {}
+    const num = (n: Ramp.Num) => (typeof n === "number" ? n : Ramp.evaluate(n, clock))
+    for (const op of updates)
+      if (op.kind === "update")
+        for (const [k, v] of Object.entries(op.optimizer.hyperValues(num)))
+          out[updates.length > 1 ? `${op.stage.models.join("+")}.${k}` : k] = v
+    stages.forEach((s) => {
+      if (s._tag === "Loss") {
+        for (const [k, w] of Object.entries(s.weights)) if (!Ramp.isConstant(w)) out[`w.${k}`] = num(w)
+        for (const [k, t] of Object.entries(s.terms))
+          for (const [h, v] of Object.entries(Loss.hyperParameters(t))) if (!Ramp.isConstant(v)) out[`${k}.${h}`] = num(v)
+      }
+      if (s._tag === "Forward") {
+        if (s.dropout !== undefined && !Ramp.isConstant(s.dropout)) out[`${s.model}.dropout`] = num(s.dropout)
+        if (s.channelDrop && !Ramp.isConstant(s.channelDrop.rate)) out[`${s.model}.channelDrop`] = num(s.channelDrop.rate)
+      }
+    })
+    return out
+  }
+  return { run, hyper }
+}
+
+const hasProjection = (stage: Step.LossStage) =>
+  Object.values(stage.terms).some((t) => t._tag === "Hint" && t.projection)
+
+const projectionsReady = (env: Env, stage: Step.LossStage, index: number) =>
+  Object.entries(stage.terms).every(
+    ([k, t]) => t._tag !== "Hint" || !t.projection || env.state.projections.has(`${env.phaseIndex}/${index}/${k}`),
+  )

@@ -1,0 +1,720 @@
+/**
+ * Run a pipeline end to end: validate, load data, build models, train each phase with its
+ * compiled step, evaluate, report, checkpoint. The hot path is the compiled step (one
+ * synchronous function inside one `tf.tidy`); this module is the Effect layer around it:
+ * epochs, evaluation, events, checkpoints, interruption and resources.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { run } from "retort"
+ * import kd from "retort/pipelines/kd"
+ * const result = await Effect.runPromise(run(kd, { backend: "wasm", outDir: "runs" }))
+ * console.log(result.dir, result.summary)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
+import { join, resolve } from "node:path"
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect, Layer, Result, type Scope } from "effect"
+import * as AugmentDsl from "../../dsl/Augment.js"
+import * as Codec from "../../dsl/Codec.js"
+import * as ModelDsl from "../../dsl/Model.js"
+import type * as Phase from "../../dsl/Phase.js"
+import * as Pipeline from "../../dsl/Pipeline.js"
+import * as Ramp from "../../dsl/Ramp.js"
+import * as Augmentation from "../augment/index.js"
+import { Backend } from "../backend/Backend.js"
+import * as CompiledStep from "../compile/step.js"
+import * as State from "../compile/state.js"
+import { Data } from "../data/Data.js"
+import * as DataSpec from "../data/DataSpec.js"
+import * as Dataset from "../data/Dataset.js"
+import * as Batches from "../data/Batches.js"
+import * as Rng from "../data/Rng.js"
+import { type BackendError, DataError, IoError, type ShapeError, TrainingError, ValidationError } from "../errors.js"
+import { Metrics } from "../metrics/index.js"
+import * as Models from "../models/index.js"
+import * as Event from "../report/Event.js"
+import { Reporter } from "../report/Reporter.js"
+import * as Checkpoint from "./Checkpoint.js"
+
+/**
+ * Options of a run. Everything is optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions {
+  /** `auto` (default: tfjs-node-gpu, then tfjs-node, else wasm), `wasm`, `cpu`, `tensorflow`, `tensorflow-gpu`, `webgpu`. */
+  readonly backend?: string
+  /** Use the native OpenBLAS kernels when built (default true; `RETORT_NATIVE=0` also disables). */
+  readonly native?: boolean
+  /** Where to look for Fashion-MNIST first. */
+  readonly dataDir?: string
+  /** Allow downloading Fashion-MNIST when it is not found locally (default true). */
+  readonly download?: boolean
+  /** Parent directory of run directories (default `runs`). */
+  readonly outDir?: string
+  /** Run name: the directory `outDir/name` (default: the pipeline's name). */
+  readonly name?: string
+  /** Override the pipeline's seed. */
+  readonly seed?: number
+  /** No console output (the JSONL log and plots are still written). */
+  readonly quiet?: boolean
+  /** Replace the console/JSONL/plots reporter (e.g. `Reporter.memory(events)` in tests). */
+  readonly reporter?: Layer.Layer<Reporter, IoError>
+  /** Continue the run in this directory from its checkpoint. */
+  readonly resume?: string
+  /** Write a checkpoint every this many steps (default 500; 0 = only at phase ends). */
+  readonly checkpointEvery?: number
+  /** Read losses back and report every this many steps (default 20). */
+  readonly logEvery?: number
+  /** Data to use instead of the pipeline's source (required for `custom` sources). */
+  readonly data?: DataSpec.DataSpec | Dataset.Dataset
+  /** Builders for `Model.custom(name)` models. */
+  readonly models?: Readonly<Record<string, Models.CustomBuilder>>
+  /** Cap every phase at this many steps (smoke runs). */
+  readonly maxSteps?: number
+  /** Stop the run after this many steps in total, writing a checkpoint (used to test resuming). */
+  readonly stopAfter?: number
+  /** Evaluate on at most this many samples per split. */
+  readonly evalLimit?: number
+  /** When aborted, the run writes a checkpoint at the next step boundary and fails with `Interrupted`. */
+  readonly signal?: AbortSignal
+}
+
+/**
+ * The outcome of one phase: its final evaluation, `split/target/metric → value`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PhaseResult {
+  readonly phase: string
+  readonly metrics: Readonly<Record<string, number>>
+}
+
+/**
+ * The outcome of a run.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunResult {
+  readonly dir: string
+  readonly backend: string
+  readonly phases: ReadonlyArray<PhaseResult>
+  readonly seconds: number
+  /** The training state, still alive inside the caller's scope (for export or probes). */
+  readonly state: State.TrainState
+  readonly dataset: Dataset.Dataset
+}
+
+/**
+ * A run stopped by a signal (Ctrl-C) after writing a checkpoint.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class Interrupted extends TrainingError {}
+
+/**
+ * Every error a run can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RunError = ValidationError | ShapeError | BackendError | DataError | TrainingError | IoError
+
+const checkOutDir = (dir: string): Effect.Effect<void, IoError> =>
+  Effect.try({
+    try: () => {
+      mkdirSync(dir, { recursive: true })
+      accessSync(dir, constants.W_OK)
+      const probe = join(dir, `.write-test-${process.pid}`)
+      writeFileSync(probe, "")
+      rmSync(probe, { force: true })
+    },
+    catch: (cause) =>
+      new IoError({ path: dir, message: `the output directory is not writable: ${String(cause)}`, cause }),
+  })
+
+const resolveData = (
+  pipeline: Pipeline.Pipeline,
+  options: RunOptions,
+): Effect.Effect<{ dataset: Dataset.Dataset; note?: string }, DataError, Data> =>
+  Effect.gen(function* () {
+    const data = yield* Data
+    if (options.data !== undefined) {
+      if ("_tag" in options.data) return { dataset: yield* data.load(options.data) }
+      return { dataset: yield* Dataset.make(options.data) }
+    }
+    const fashion = {
+      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+      ...(options.download !== undefined ? { download: options.download } : {}),
+    }
+    switch (pipeline.data.source) {
+      case "mnist":
+        return { dataset: yield* data.load(DataSpec.mnist()) }
+      case "fashion-mnist":
+        return { dataset: yield* data.load(DataSpec.fashionMnist(fashion)) }
+      case "fashion-or-mnist": {
+        const loaded = yield* data.fashionOrMnist(fashion)
+        return loaded.note !== undefined ? { dataset: loaded.dataset, note: loaded.note } : { dataset: loaded.dataset }
+      }
+      case "custom":
+        return yield* Effect.fail(
+          new DataError({
+            message: `the pipeline uses custom data "${pipeline.data.name}", but no data was given`,
+            hint: "pass `data` to run() (arrays, an async iterable or an Effect Stream of batches)",
+          }),
+        )
+    }
+  })
+
+/** Models a phase needs: forwarded, optimised, evaluated (with their averages' sources). */
+const modelsOf = (pipeline: Pipeline.Pipeline, phase: Phase.Phase): ReadonlySet<string> => {
+  const out = new Set<string>()
+  for (const s of phase.step.stages) {
+    if (s._tag === "Forward") out.add(s.model)
+    if (s._tag === "Optimize") for (const m of s.models) out.add(m)
+    if (s._tag === "Ema" || s._tag === "Swa") {
+      out.add(s.model)
+      out.add(s.as)
+    }
+  }
+  for (const t of phase.evaluate.targets) for (const m of t._tag === "Model" ? [t.model] : t.models) out.add(m)
+  if (phase.evaluate.reference) out.add(phase.evaluate.reference)
+  for (const m of Object.keys(phase.init)) out.add(m)
+  const averages = new Map(Pipeline.averages(pipeline).map((a) => [a.as, a.model]))
+  for (const m of [...out]) if (averages.has(m)) out.add(averages.get(m)!)
+  return out
+}
+
+const buildSlot = (
+  name: string,
+  description: ModelDsl.Model,
+  seed: number,
+  options: RunOptions,
+): Effect.Effect<State.ModelSlot, ValidationError | ShapeError> =>
+  Effect.map(
+    Models.build(description, { seed, ...(options.models ? { customBuilders: options.models } : {}) }),
+    (built) => ({ name, built, params: built.params, state: built.state }),
+  )
+
+const cloneSlot = (name: string, source: State.ModelSlot, kind: "Ema" | "Swa"): State.ModelSlot => ({
+  name,
+  built: source.built,
+  params: Models.Tree.clone(source.params, false),
+  state: Models.Tree.clone(source.state, false),
+  average: { source: source.name, kind, count: 0 },
+})
+
+const disposeSlot = (slot: State.ModelSlot) => {
+  if (slot.average) {
+    Models.Tree.dispose(slot.params)
+    Models.Tree.dispose(slot.state)
+  } else slot.built.dispose()
+}
+
+/** Prepare the models of a phase according to its `init`. */
+const prepareModels = (
+  pipeline: Pipeline.Pipeline,
+  phase: Phase.Phase,
+  phaseIndex: number,
+  state: State.TrainState,
+  seed: number,
+  options: RunOptions,
+): Effect.Effect<void, ValidationError | ShapeError> =>
+  Effect.gen(function* () {
+    const averages = new Map(Pipeline.averages(pipeline).map((a) => [a.as, a]))
+    const needed = modelsOf(pipeline, phase)
+    const declared = [...needed].filter((m) => pipeline.models[m] !== undefined)
+    for (const m of declared) {
+      const init = phase.init[m] ?? { _tag: "Keep" as const }
+      const existing = state.models.get(m)
+      if (init._tag === "Keep" && existing) continue
+      if (init._tag === "Copy") continue
+      if (existing) disposeSlot(existing)
+      state.models.set(m, yield* buildSlot(m, pipeline.models[m]!, Rng.derive(seed, "init", phaseIndex, m) >>> 0, options))
+    }
+    for (const m of declared) {
+      const init = phase.init[m]
+      if (init?._tag !== "Copy") continue
+      const source = state.models.get(init.from)
+      if (!source) {
+        // copying from a model that was never trained: build it fresh first
+        state.models.set(
+          init.from,
+          yield* buildSlot(init.from, pipeline.models[init.from]!, Rng.derive(seed, "init", phaseIndex, init.from) >>> 0, options),
+        )
+      }
+      let target = state.models.get(m)
+      if (!target) {
+        target = yield* buildSlot(m, pipeline.models[m]!, Rng.derive(seed, "init", phaseIndex, m) >>> 0, options)
+        state.models.set(m, target)
+      }
+      Models.Tree.assign(target.params, state.models.get(init.from)!.params)
+      Models.Tree.assign(target.state, state.models.get(init.from)!.state)
+    }
+    for (const m of needed) {
+      const avg = averages.get(m)
+      if (!avg || state.models.has(m)) continue
+      state.models.set(m, cloneSlot(m, state.models.get(avg.model)!, avg.kind))
+    }
+  })
+
+const hyperClock = (step: number, total: number, stepsPerEpoch: number): Ramp.Clock => ({
+  step,
+  epoch: step / Math.max(1, stepsPerEpoch),
+  progress: total > 0 ? step / total : 0,
+})
+
+/** The batch size of epoch `e` (ramps are evaluated at the epoch boundary). */
+const batchSizeAt = (phase: Phase.Phase, epoch: number, epochs: number): number =>
+  Math.max(
+    1,
+    Math.round(
+      typeof phase.batchSize === "number"
+        ? phase.batchSize
+        : Ramp.evaluate(phase.batchSize, { step: 0, epoch, progress: epochs > 0 ? epoch / epochs : 0 }),
+    ),
+  )
+
+/** Plan a phase: batch size and step count per epoch, and the total. */
+const planPhase = (phase: Phase.Phase, n: number, maxSteps: number | undefined) => {
+  const epochsWanted = phase.epochs ?? Number.POSITIVE_INFINITY
+  const perEpoch: Array<{ batchSize: number; steps: number }> = []
+  let total = 0
+  const cap = Math.min(phase.steps ?? Number.POSITIVE_INFINITY, maxSteps ?? Number.POSITIVE_INFINITY)
+  for (let e = 0; total < cap && e < Math.ceil(epochsWanted); e++) {
+    const bs = Math.min(batchSizeAt(phase, e, Number.isFinite(epochsWanted) ? epochsWanted : 1), n)
+    const full = Math.ceil(n / bs)
+    const frac = epochsWanted - e
+    let steps = frac < 1 ? Math.max(1, Math.round(frac * full)) : full
+    steps = Math.min(steps, cap - total)
+    perEpoch.push({ batchSize: bs, steps })
+    total += steps
+    if (!Number.isFinite(epochsWanted) && perEpoch.length > 1e6) break
+  }
+  return { perEpoch, total, stepsPerEpoch: perEpoch[0] ? Math.ceil(n / perEpoch[0].batchSize) : 1 }
+}
+
+const metricKey = (split: Phase.EvalSplit) =>
+  split.corruption ? AugmentDsl.name(split.corruption, split.split) : split.split
+
+const targetName = (t: Phase.EvalTarget) =>
+  t._tag === "Ensemble" ? t.name : t.heads.length === 0 ? t.model : `${t.model}[${t.heads.join("+")}]`
+
+const EVAL_BATCH = 500
+
+/** Evaluate a phase's targets on its splits. Returns `split/target/metric → value`. */
+const evaluate = (
+  phase: Phase.Phase,
+  state: State.TrainState,
+  dataset: Dataset.Dataset,
+  options: RunOptions,
+  seed: number,
+): Effect.Effect<Record<string, Record<string, number>>> =>
+  Effect.gen(function* () {
+    const ev = phase.evaluate
+    const out: Record<string, Record<string, number>> = {}
+    const [h, w, c] = dataset.shape
+    const size = h * w * c
+    // SWA averages with batch norm: recompute the statistics for the averaged weights first.
+    for (const t of ev.targets)
+      for (const m of t._tag === "Model" ? [t.model] : t.models) {
+        const slot = state.models.get(m)
+        if (slot?.average?.kind === "Swa" && Models.Tree.size(slot.state) > 0) {
+          const batches = function* () {
+            const n = Math.min(dataset.train.n, 20 * 128)
+            for (let i = 0; i < n; i += 128) {
+              const k = Math.min(128, n - i)
+              yield tf.tensor4d(dataset.train.x.subarray(i * size, (i + k) * size), [k, h, w, c])
+            }
+          }
+          const list = [...batches()]
+          Models.recomputeBatchNorm(slot.built, slot.params, list, slot.state)
+          for (const t of list) t.dispose()
+        }
+      }
+    for (const split of ev.splits) {
+      const data = split.split === "test" ? dataset.test : split.split === "validation" ? dataset.validation : dataset.train
+      if (!data || data.n === 0) continue
+      const n = Math.min(data.n, split.limit ?? Number.POSITIVE_INFINITY, options.evalLimit ?? Number.POSITIVE_INFINITY)
+      const classes = dataset.classes
+      const accs = ev.targets.map(() => new Metrics.Accumulator(classes))
+      const agree = ev.targets.map(() => ({ same: 0, n: 0 }))
+      const exits: Array<Record<string, { correct: number; n: number }>> = ev.targets.map(() => ({}))
+      for (let i = 0; i < n; i += EVAL_BATCH) {
+        const k = Math.min(EVAL_BATCH, n - i)
+        const labels = data.y.subarray(i, i + k)
+        const results = tf.tidy(() => {
+          let x = tf.tensor4d(data.x.subarray(i * size, (i + k) * size), [k, h, w, c])
+          if (split.corruption) x = Augmentation.corrupt(split.corruption, x, Rng.derive(seed, "corrupt", i) >>> 0 || 1)
+          const cache = new Map<string, Models.Forward>()
+          const fwd = (m: string) => {
+            let f = cache.get(m)
+            if (!f) {
+              const slot = state.models.get(m)!
+              f = slot.built.apply(slot.params, x, { train: false, state: slot.state })
+              cache.set(m, f)
+            }
+            return f
+          }
+          const logitsOf = (t: Phase.EvalTarget): tf.Tensor2D => {
+            if (t._tag === "Ensemble")
+              return tf.log(tf.add(tf.div(tf.addN(t.models.map((m) => tf.softmax(fwd(m).logits))), t.models.length), 1e-12)) as tf.Tensor2D
+            if (t.heads.length === 0) return fwd(t.model).logits
+            const f = fwd(t.model)
+            const probs = t.heads.map((hd) => tf.softmax(hd === "logits" ? f.logits : f.heads[hd]!))
+            return tf.log(tf.add(tf.div(tf.addN(probs), probs.length), 1e-12)) as tf.Tensor2D
+          }
+          const targets = ev.targets.map(logitsOf)
+          const ref = ev.reference && ev.metrics.includes("agreement") ? tf.argMax(fwd(ev.reference).logits, 1) : undefined
+          const heads = ev.targets.map((t) =>
+            ev.metrics.includes("exits") && t._tag === "Model" ? fwd(t.model).heads : ({} as Record<string, tf.Tensor2D>),
+          )
+          return {
+            targets: targets.map((t) => tf.keep(t)),
+            agreement: ref ? targets.map((t) => tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(t, 1), ref), "int32")))) : undefined,
+            exits: heads.map((hs) =>
+              Object.fromEntries(Object.entries(hs).map(([name, t]) => [name, tf.keep(tf.argMax(t, 1))])),
+            ),
+          }
+        })
+        for (let j = 0; j < results.targets.length; j++) {
+          const logits = (yield* Effect.promise(() => results.targets[j]!.data())) as Float32Array
+          accs[j]!.add(logits, labels)
+          results.targets[j]!.dispose()
+          if (results.agreement) {
+            agree[j]!.same += (yield* Effect.promise(() => results.agreement![j]!.data()))[0]!
+            agree[j]!.n += k
+            results.agreement[j]!.dispose()
+          }
+          for (const [name, t] of Object.entries(results.exits[j]!)) {
+            const pred = yield* Effect.promise(() => t.data())
+            let correct = 0
+            for (let q = 0; q < k; q++) if (pred[q] === labels[q]) correct++
+            const e = (exits[j]![name] ??= { correct: 0, n: 0 })
+            e.correct += correct
+            e.n += k
+            t.dispose()
+          }
+        }
+      }
+      const metrics: Record<string, number> = {}
+      ev.targets.forEach((t, j) => {
+        const r = accs[j]!.result()
+        const name = targetName(t)
+        if (ev.metrics.includes("accuracy")) metrics[`${name}/accuracy`] = r.accuracy
+        if (ev.metrics.includes("nll")) metrics[`${name}/nll`] = r.nll
+        if (ev.metrics.includes("ece")) metrics[`${name}/ece`] = r.ece
+        if (ev.metrics.includes("agreement") && agree[j]!.n > 0) metrics[`${name}/agreement`] = agree[j]!.same / agree[j]!.n
+        for (const [head, e] of Object.entries(exits[j]!)) metrics[`${name}/${head}/accuracy`] = e.correct / e.n
+      })
+      out[metricKey(split)] = metrics
+    }
+    return out
+  })
+
+const flattenMetrics = (m: Record<string, Record<string, number>>) => {
+  const out: Record<string, number> = {}
+  for (const [split, values] of Object.entries(m)) for (const [k, v] of Object.entries(values)) out[`${split}/${k}`] = v
+  return out
+}
+
+/**
+ * Run a pipeline with the services already provided (Backend, Data, Reporter). Most callers
+ * use {@link run}, which provides them from the options.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const runWith = (
+  input: Pipeline.Pipeline,
+  options: RunOptions = {},
+): Effect.Effect<RunResult, RunError, Backend | Data | Reporter | Scope.Scope> =>
+  Effect.gen(function* () {
+    const started = performance.now()
+    const backend = yield* Backend
+    const reporter = yield* Reporter
+    const emit = (e: Event.Event) => reporter.emit(e)
+
+    // Resume: the pipeline and position come from the checkpoint.
+    let snapshot: Checkpoint.Snapshot | undefined
+    let pipeline = input
+    if (options.resume !== undefined) {
+      snapshot = yield* Checkpoint.load(join(options.resume, "checkpoint.bin"))
+      const decoded = Codec.decode(snapshot.header.pipeline)
+      if (Result.isFailure(decoded)) return yield* Effect.fail(decoded.failure)
+      pipeline = decoded.success
+    }
+    const checked = Codec.validate(pipeline)
+    if (Result.isFailure(checked)) return yield* Effect.fail(checked.failure)
+    const seed = options.seed ?? (snapshot?.header.options.seed as number | undefined) ?? pipeline.seed
+    const dir = resolve(options.resume ?? join(options.outDir ?? "runs", options.name ?? pipeline.name))
+    yield* checkOutDir(dir)
+    const ckptPath = join(dir, "checkpoint.bin")
+    writeFileSync(join(dir, "pipeline.json"), Codec.toJson(pipeline))
+
+    const { dataset: loaded, note } = yield* resolveData(pipeline, options)
+    const dataset =
+      pipeline.data.validation > 0
+        ? yield* Dataset.split(loaded, { validation: pipeline.data.validation, seed })
+        : loaded
+    // Shapes and class counts must agree with the data before any training.
+    for (const [name, m] of Object.entries(pipeline.models)) {
+      const k = ModelDsl.classes(m)
+      const shape = ModelDsl.inputShape(m)
+      if (k !== undefined && k !== dataset.classes)
+        return yield* Effect.fail(
+          new ValidationError({
+            issues: [{ path: `models.${name}.classes`, message: `the model has ${k} classes but ${dataset.name} has ${dataset.classes}` }],
+          }),
+        )
+      if (shape !== undefined && shape.join("x") !== dataset.shape.join("x"))
+        return yield* Effect.fail(
+          new ValidationError({
+            issues: [
+              {
+                path: `models.${name}.input`,
+                message: `the model takes ${shape.join("×")} images but ${dataset.name} has ${dataset.shape.join("×")}`,
+              },
+            ],
+          }),
+        )
+    }
+
+    const state = State.empty()
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const slot of state.models.values()) disposeSlot(slot)
+        for (const o of state.optimizers.values()) for (const list of Object.values(o.slots)) for (const v of list) v.dispose()
+        for (const p of state.projections.values()) {
+          p.kernel.dispose()
+          p.bias.dispose()
+        }
+      }),
+    )
+
+    yield* emit(
+      Event.runStarted({
+        run: pipeline.name,
+        pipeline: pipeline.name,
+        backend: backend.name,
+        seed,
+        dir,
+        phases: pipeline.phases.map((p) => p.name),
+      }),
+    )
+    if (note) yield* emit(Event.note({ level: "info", message: note }))
+    if (snapshot) yield* emit(Event.note({ level: "info", message: `resuming from ${ckptPath} at phase ${snapshot.header.position.phase + 1}, step ${snapshot.header.position.step}` }))
+
+    const finished: Array<PhaseResult> = [...(snapshot?.header.finished ?? [])]
+    const start = snapshot?.header.position ?? { phase: 0, epoch: 0, batchIndex: 0, step: 0 }
+    let totalSteps = 0
+    const [h, w, c] = dataset.shape
+    const size = h * w * c
+
+    const writeCheckpoint = (position: Checkpoint.Position, done = position.step) =>
+      Effect.gen(function* () {
+        const snap = yield* Effect.promise(() =>
+          Checkpoint.capture(state, {
+            pipeline: Codec.encode(pipeline),
+            options: { seed },
+            position,
+            finished,
+          }),
+        )
+        yield* Checkpoint.save(ckptPath, snap)
+        yield* emit(Event.checkpointed({ path: ckptPath, step: done }))
+      })
+
+    for (let pi = start.phase; pi < pipeline.phases.length; pi++) {
+      const phase = pipeline.phases[pi]!
+      const phaseStarted = performance.now()
+      const resumingHere = snapshot !== undefined && pi === start.phase
+      // On resume, build the models the run had built so far, then overwrite them from the checkpoint.
+      if (resumingHere) {
+        for (let pj = 0; pj <= pi; pj++) yield* prepareModels(pipeline, pipeline.phases[pj]!, pj, state, seed, options)
+        yield* prepareProjections(pipeline, pi, state, dataset, snapshot!)
+        Checkpoint.restore(state, snapshot!)
+      } else yield* prepareModels(pipeline, phase, pi, state, seed, options)
+
+      const compiled = CompiledStep.compile(phase, pi, state, dataset.classes)
+      const train = phase.data.limit !== undefined ? yield* Dataset.subset(dataset.train, Math.min(phase.data.limit, dataset.train.n)) : dataset.train
+      const plan = planPhase(phase, train.n, options.maxSteps)
+      yield* emit(
+        Event.phaseStarted({
+          phase: phase.name,
+          index: pi,
+          epochs: plan.perEpoch.length,
+          steps: plan.total,
+          models: [...modelsOf(pipeline, phase)],
+        }),
+      )
+      let step = resumingHere ? start.step : 0
+      let lastEval: Record<string, Record<string, number>> | undefined
+      const logEvery = Math.max(1, options.logEvery ?? 20)
+      const ckptEvery = options.checkpointEvery ?? 500
+      let windowStart = performance.now()
+      let windowImages = 0
+      const dataSeed = Rng.derive(seed, "data", pi) >>> 0
+      for (let e = resumingHere ? start.epoch : 0; e < plan.perEpoch.length; e++) {
+        const { batchSize, steps: epochSteps } = plan.perEpoch[e]!
+        const order = Batches.plan(train.n, { batchSize, seed: dataSeed, epoch: e })
+        const firstBatch = resumingHere && e === start.epoch ? start.batchIndex : 0
+        for (let b = firstBatch; b < epochSteps; b++) {
+          const indices = order[b]!
+          const gathered = Batches.gather(train, indices)
+          const k = indices.length
+          const x = tf.tensor4d(gathered.x, [k, h, w, c])
+          const labels = tf.tensor1d(gathered.y, "int32")
+          const clock = hyperClock(step, plan.total, plan.stepsPerEpoch)
+          const isLast = step + 1 === plan.total
+          const wantMetrics = (step + 1) % logEvery === 0 || isLast
+          const result = compiled.run(
+            { x, labels },
+            {
+              clock,
+              seed: Rng.derive(seed, "step", pi, step) >>> 0 || 1,
+              endOfEpoch: b === epochSteps - 1,
+              metrics: wantMetrics,
+            },
+          )
+          x.dispose()
+          labels.dispose()
+          step++
+          totalSteps++
+          windowImages += k
+          if (wantMetrics) {
+            const values: Record<string, number> = {}
+            for (const [name, t] of Object.entries(result.losses)) values[name] = yield* Effect.promise(() => backend.readScalar(t))
+            for (const t of new Set(Object.values(result.losses))) t.dispose()
+            const loss = values.loss ?? Object.values(values)[0] ?? Number.NaN
+            if (!Number.isFinite(loss))
+              return yield* Effect.fail(
+                new TrainingError({
+                  message: `the loss became ${loss} at phase "${phase.name}", step ${step}; stopping. ${existsSync(ckptPath) ? `The last good checkpoint is ${ckptPath}.` : "No checkpoint was written yet."} Lower the learning rate or enable clipping (clipNorm).`,
+                  ...(existsSync(ckptPath) ? { checkpoint: ckptPath } : {}),
+                }),
+              )
+            const now = performance.now()
+            const hyper = compiled.hyper(clock)
+            yield* emit(
+              Event.stepMetrics({
+                phase: phase.name,
+                step,
+                epoch: e,
+                loss,
+                terms: Object.fromEntries(Object.entries(values).filter(([n]) => n !== "loss")),
+                ...(hyper.lr !== undefined ? { lr: hyper.lr } : {}),
+                imagesPerSec: (windowImages * 1000) / Math.max(1e-3, now - windowStart),
+                hyper,
+              }),
+            )
+            windowStart = now
+            windowImages = 0
+          } else for (const t of new Set(Object.values(result.losses))) t.dispose()
+          const position = () =>
+            b + 1 < epochSteps
+              ? { phase: pi, epoch: e, batchIndex: b + 1, step }
+              : { phase: pi, epoch: e + 1, batchIndex: 0, step }
+          if (options.signal?.aborted) {
+            yield* writeCheckpoint(position())
+            return yield* Effect.fail(
+              new Interrupted({ message: `interrupted at phase "${phase.name}", step ${step}; resume with --resume ${dir}`, checkpoint: ckptPath }),
+            )
+          }
+          if (options.stopAfter !== undefined && totalSteps >= options.stopAfter) {
+            yield* writeCheckpoint(position())
+            return yield* Effect.fail(
+              new Interrupted({ message: `stopped after ${totalSteps} steps (stopAfter)`, checkpoint: ckptPath }),
+            )
+          }
+          if (ckptEvery > 0 && step % ckptEvery === 0 && !isLast) yield* writeCheckpoint(position())
+        }
+        const epochsDone = e + 1
+        if (epochsDone % Math.max(1, Math.round(phase.evaluate.every)) === 0 || epochsDone === plan.perEpoch.length) {
+          lastEval = yield* evaluate(phase, state, dataset, options, seed)
+          for (const [split, metrics] of Object.entries(lastEval))
+            yield* emit(Event.evalResult({ phase: phase.name, split, epoch: epochsDone, step, metrics }))
+        }
+      }
+      if (!lastEval) lastEval = yield* evaluate(phase, state, dataset, options, seed)
+      const metrics = flattenMetrics(lastEval)
+      finished.push({ phase: phase.name, metrics })
+      yield* emit(Event.phaseFinished({ phase: phase.name, seconds: (performance.now() - phaseStarted) / 1000, metrics }))
+      yield* writeCheckpoint({ phase: pi + 1, epoch: 0, batchIndex: 0, step: 0 }, step)
+    }
+    const seconds = (performance.now() - started) / 1000
+    yield* emit(Event.runFinished({ seconds, summary: finished.map((f) => ({ phase: f.phase, metrics: f.metrics })) }))
+    return { dir, backend: backend.name, phases: finished, seconds, state, dataset }
+  })
+
+/** On resume, hint projections must exist before restoring them: create them with the checkpoint's shapes. */
+const prepareProjections = (
+  _pipeline: Pipeline.Pipeline,
+  _phase: number,
+  state: State.TrainState,
+  _dataset: Dataset.Dataset,
+  snapshot: Checkpoint.Snapshot,
+) =>
+  Effect.sync(() => {
+    for (const [key, t] of snapshot.tensors) {
+      const m = /^projection\/(.+)\/kernel$/.exec(key)
+      if (!m || state.projections.has(m[1]!)) continue
+      const bias = snapshot.tensors.get(`projection/${m[1]}/bias`)!
+      state.projections.set(m[1]!, {
+        kernel: tf.variable(tf.zeros([...t.shape]), true),
+        bias: tf.variable(tf.zeros([...bias.shape]), true),
+      })
+    }
+  })
+
+/**
+ * The services a run needs, from its options: the backend, the data loader and the reporter
+ * (console + `events.jsonl` + plots in the run directory, unless replaced).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: RunOptions & { readonly dir?: string },
+): Layer.Layer<Backend | Data | Reporter, BackendError | IoError> =>
+  Layer.mergeAll(
+    Backend.layer({
+      kind: options.backend ?? "auto",
+      ...(options.native !== undefined ? { native: options.native } : {}),
+    }),
+    Data.layer,
+    options.reporter ??
+      Reporter.auto({ ...(options.dir !== undefined ? { dir: options.dir } : {}), quiet: options.quiet ?? false }),
+  )
+
+/**
+ * Run a pipeline: validate it, then train and evaluate every phase, reporting progress and
+ * writing `runs/<name>/` (events.jsonl, plots, checkpoint.bin, pipeline.json). Fails with a typed
+ * error — before training starts whenever the problem can be seen then.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { run } from "retort"
+ * declare const pipeline: import("retort/dsl").Pipeline.Pipeline
+ * const result = await Effect.runPromise(run(pipeline, { backend: "wasm", maxSteps: 10, quiet: true }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = (pipeline: Pipeline.Pipeline, options: RunOptions = {}): Effect.Effect<Omit<RunResult, "state">, RunError> => {
+  const dir = resolve(options.resume ?? join(options.outDir ?? "runs", options.name ?? pipeline.name))
+  return Effect.scoped(
+    Effect.map(runWith(pipeline, options), ({ state: _state, ...rest }) => rest),
+  ).pipe(Effect.provide(layer({ ...options, dir })))
+}
