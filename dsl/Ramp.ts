@@ -495,6 +495,27 @@ export type Num = number | Ramp
 // Schema
 // ---------------------------------------------------------------------------------------------
 
+/** Every tag once; `satisfies` + the exhaustive handler tables below keep it complete. */
+const tagNames = [
+  "Constant",
+  "Linear",
+  "Cosine",
+  "Exponential",
+  "StepDecay",
+  "MultiStep",
+  "Warmup",
+  "Cyclical",
+  "Piecewise",
+  "Sequence",
+  "Add",
+  "Mul",
+  "Scale",
+  "Clamp",
+  "Min",
+  "Max",
+  "Arctan",
+] as const satisfies ReadonlyArray<Ramp["_tag"]>
+
 const UnitSchema = Schema.Literals(["progress", "step", "epoch"])
 const Finite = Schema.Finite
 const Positive = Schema.Finite.check(Schema.isGreaterThan(0))
@@ -645,7 +666,11 @@ export const schema: Schema.Codec<Ramp> = Schema.Union([
   MinSchema,
   MaxSchema,
   ArctanSchema,
-]).annotate({ identifier: "Ramp", description: "A hyper-parameter schedule (dsl/Ramp.ts)" })
+]).annotate({
+  identifier: "Ramp",
+  description: "A hyper-parameter schedule (dsl/Ramp.ts)",
+  message: `Expected a ramp: an object with _tag ${tagNames.join(" | ")}`,
+})
 
 /**
  * Codec of {@link Num}: a finite number or a {@link Ramp}.
@@ -663,6 +688,7 @@ export const schema: Schema.Codec<Ramp> = Schema.Union([
 export const NumSchema: Schema.Codec<Num> = Schema.Union([Finite, schema]).annotate({
   identifier: "Num",
   description: "A number or a hyper-parameter schedule",
+  message: "Expected a finite number or a ramp",
 })
 
 /**
@@ -718,25 +744,7 @@ export const validate = (u: unknown): Result.Result<Num, Schema.SchemaError> => 
 // Guards
 // ---------------------------------------------------------------------------------------------
 
-const tags: ReadonlySet<string> = new Set<Ramp["_tag"]>([
-  "Constant",
-  "Linear",
-  "Cosine",
-  "Exponential",
-  "StepDecay",
-  "MultiStep",
-  "Warmup",
-  "Cyclical",
-  "Piecewise",
-  "Sequence",
-  "Add",
-  "Mul",
-  "Scale",
-  "Clamp",
-  "Min",
-  "Max",
-  "Arctan",
-])
+const tags: ReadonlySet<string> = new Set<string>(tagNames)
 
 /**
  * Whether `u` is a ramp node (checks the tag only; use {@link validate} for a full check).

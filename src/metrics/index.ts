@@ -1,0 +1,18 @@
+/**
+ * Classification metrics over typed arrays (accuracy, NLL, ECE, agreement, confusion, per-exit
+ * accuracy, ensembles) and a streaming accumulator.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "./index.js"
+ * Metrics.accuracy(new Float32Array([2, 0, 0, 3]), new Int32Array([0, 0]), 2) // 0.5
+ * ```
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Metrics from "./Metrics.js"
