@@ -223,6 +223,12 @@ export interface Cutmix {
  * (stretch each channel to [0, 1]; no magnitude), `identity`. Signed operations draw their sign
  * per sample. (Equalize from the paper is not included.)
  *
+ * @example
+ * ```ts
+ * import { Augment } from "retort/dsl"
+ * const geometric: ReadonlyArray<Augment.RandAugmentOp> = ["rotate", "shearX", "translateY"]
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -265,6 +271,12 @@ export interface RandAugment {
 /**
  * Any augmentation.
  *
+ * @example
+ * ```ts
+ * import { Augment } from "retort/dsl"
+ * const augs: ReadonlyArray<Augment.Augment> = [Augment.flipX(), Augment.cutmix({ alpha: 1 })]
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -287,6 +299,12 @@ export type Augment =
 /**
  * A corruption severity, 1 (mild) to 5 (strong), as in ImageNet-C.
  *
+ * @example
+ * ```ts
+ * import { Augment } from "retort/dsl"
+ * const s: Augment.Severity = 3
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -295,6 +313,12 @@ export type Severity = 1 | 2 | 3 | 4 | 5
 /**
  * Rotation of every image by exactly `degrees` about its centre, clockwise or counter-clockwise
  * (a seeded sign per image), bilinear, corners filled with 0.
+ *
+ * @example
+ * ```ts
+ * import { Augment } from "retort/dsl"
+ * const r: Augment.Rotation = Augment.rotation({ degrees: 30 })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -308,6 +332,12 @@ export interface Rotation {
 /**
  * Additive gaussian noise of standard deviation `std`, clipped to [0, 1].
  *
+ * @example
+ * ```ts
+ * import { Augment } from "retort/dsl"
+ * const n: Augment.GaussianNoise = Augment.gaussianNoise({ std: 0.18 })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -320,6 +350,12 @@ export interface GaussianNoise {
 /**
  * Gaussian blur of standard deviation `sigma` pixels; the kernel is truncated at `radius` pixels
  * (default `ceil(3·sigma)`), borders reflected.
+ *
+ * @example
+ * ```ts
+ * import { Augment } from "retort/dsl"
+ * const b: Augment.Blur = Augment.blur({ sigma: 1, radius: 3 })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -335,6 +371,12 @@ export interface Blur {
  * Contrast change: `(x − mean)·factor + mean` per image, clipped to [0, 1]; `factor < 1` washes
  * the image out.
  *
+ * @example
+ * ```ts
+ * import { Augment } from "retort/dsl"
+ * const c: Augment.Contrast = Augment.contrast({ factor: 0.2 })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -348,6 +390,12 @@ export interface Contrast {
  * Any corruption. Parameters are plain numbers: a shifted split is fixed, not scheduled.
  * `severity` is set by {@link corruption} and used by {@link name}.
  *
+ * @example
+ * ```ts
+ * import { Augment } from "retort/dsl"
+ * const shifts: ReadonlyArray<Augment.Corruption> = [Augment.corruption("blur", 2), Augment.rotation({ degrees: 15 })]
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -355,6 +403,12 @@ export type Corruption = Rotation | GaussianNoise | Blur | Contrast
 
 /**
  * The kinds of corruption, as named in split names.
+ *
+ * @example
+ * ```ts
+ * import { Augment } from "retort/dsl"
+ * const k: Augment.CorruptionKind = Augment.corruptionKind(Augment.corruption("contrast", 1)) // "contrast"
+ * ```
  *
  * @since 0.1.0
  * @category models

@@ -417,7 +417,10 @@ export const resnet = (options: {
       stem: freeze(defined<Stem>({ ...options.stem })),
       blocks: freeze(options.blocks.map((b) => freeze(defined<Block>({ ...b })))),
       dropPath: Array.isArray(options.dropPath) ? freeze([...options.dropPath]) : options.dropPath,
-      exits: options.exits === undefined ? undefined : freeze(options.exits.map((e) => freeze(defined<Exit>({ ...e })))),
+      exits:
+        options.exits === undefined
+          ? undefined
+          : freeze(options.exits.map((e) => freeze(defined<Exit>({ ...e })))),
     }),
   )
 
@@ -885,7 +888,12 @@ export const describe = (model: Model): string => {
         const p = l.pool ?? 2
         return `conv${k}×${k}×${l.filters}${p === 1 ? "" : `/${p}`}`
       })
-      const parts = [`cnn ${h}×${w}×${c}`, ...convs, ...model.dense.map((d) => `dense${d}`), `→${model.classes}`]
+      const parts = [
+        `cnn ${h}×${w}×${c}`,
+        ...convs,
+        ...model.dense.map((d) => `dense${d}`),
+        `→${model.classes}`,
+      ]
       const extra = [
         model.batchNorm ? "batch-norm" : "",
         isZero(model.dropout) ? "" : `dropout ${fmtNum(model.dropout!)}`,
@@ -898,8 +906,12 @@ export const describe = (model: Model): string => {
       const rates = dropPathRates(model)
       const extra = [
         model.batchNorm ? "batch-norm" : "",
-        rates.length > 0 && rates.some((r) => !isZero(r)) ? `drop-path [${rates.map(fmtNum).join(", ")}]` : "",
-        (model.exits ?? []).length > 0 ? `exits after ${(model.exits ?? []).map((e) => e.after).join(", ")}` : "",
+        rates.length > 0 && rates.some((r) => !isZero(r))
+          ? `drop-path [${rates.map(fmtNum).join(", ")}]`
+          : "",
+        (model.exits ?? []).length > 0
+          ? `exits after ${(model.exits ?? []).map((e) => e.after).join(", ")}`
+          : "",
       ].filter((s) => s !== "")
       const stride = (model.stem.stride ?? 1) === 1 ? "" : `/${model.stem.stride}`
       return (
@@ -978,21 +990,26 @@ export const check = (model: Model): ReadonlyArray<Issue> => {
       checkRate(issues, "dropout", model.dropout)
       break
     case "Cnn": {
-      if (model.conv.length === 0) issues.push({ path: "conv", message: "a cnn needs at least one conv layer" })
+      if (model.conv.length === 0)
+        issues.push({ path: "conv", message: "a cnn needs at least one conv layer" })
       let [h, w] = model.input ?? defaultInput
       model.conv.forEach((l, i) => {
         const pool = l.pool ?? 2
         h = Math.floor(h / pool)
         w = Math.floor(w / pool)
         if (h < 1 || w < 1) {
-          issues.push({ path: `conv[${i}].pool`, message: `pooling by ${pool} leaves an empty ${h}×${w} feature map` })
+          issues.push({
+            path: `conv[${i}].pool`,
+            message: `pooling by ${pool} leaves an empty ${h}×${w} feature map`,
+          })
         }
       })
       checkRate(issues, "dropout", model.dropout)
       break
     }
     case "ResNet": {
-      if (model.blocks.length === 0) issues.push({ path: "blocks", message: "a resnet needs at least one block" })
+      if (model.blocks.length === 0)
+        issues.push({ path: "blocks", message: "a resnet needs at least one block" })
       const p = model.dropPath
       if (p !== undefined && isNumArray(p)) {
         if (p.length !== model.blocks.length) {
@@ -1037,7 +1054,10 @@ export const check = (model: Model): ReadonlyArray<Issue> => {
       if (inner._tag === "Binary") {
         issues.push({ path: "inner", message: "binary of a binary model: wrap the float model once" })
       } else if (inner._tag === "Custom") {
-        issues.push({ path: "inner", message: `custom model "${inner.name}" cannot be binarised (its layers are unknown)` })
+        issues.push({
+          path: "inner",
+          message: `custom model "${inner.name}" cannot be binarised (its layers are unknown)`,
+        })
       } else {
         for (const i of check(inner)) issues.push({ path: `inner.${i.path}`, message: i.message })
         if (binarizable(inner) === 0) {

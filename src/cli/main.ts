@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { join, resolve } from "node:path"
+import { pathToFileURL } from "node:url"
 import { NodeServices } from "@effect/platform-node"
 import * as tf from "@tensorflow/tfjs-core"
 import { Cause, Console, Effect, Exit, Option } from "effect"
@@ -264,7 +265,8 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   return 1
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("/retort") || process.argv[1]?.endsWith("cli/main.ts") || process.argv[1]?.endsWith("cli/main.js"))
+// Run when executed directly (`tsx src/cli/main.ts …`); `bin/retort.js` calls `main` itself.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href)
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code
   })

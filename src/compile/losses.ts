@@ -1,0 +1,445 @@
+/**
+ * The TensorFlow.js meaning of every {@link Loss.Loss} term: a table of handlers keyed by `_tag`
+ * (a forgotten kind is a compile error), a stop-gradient ({@link detach}) and the weighted mix of
+ * terms ({@link mix}, {@link mixLosses}).
+ *
+ * Everything here is synchronous and allocates only transient tensors: call it inside the
+ * step's `tf.tidy`. Every loss is a batch mean, so that a loss's scale does not depend on the
+ * batch size. Shapes that cannot agree throw a {@link ShapeError} (synchronously).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Loss from "./dsl/Loss.js"
+ * import * as Ramp from "./dsl/Ramp.js"
+ * import * as Losses from "./src/compile/losses.js"
+ * const board: Record<string, tf.Tensor> = { s: tf.tensor2d([[2, 0, -1]]), t: tf.tensor2d([[1, 1, 0]]) }
+ * const clock = { step: 0, epoch: 0, progress: 0 }
+ * const ctx: Losses.LossContext = {
+ *   get: (ref) => (Loss.isDetached(ref) ? Losses.detach(board[Loss.refName(ref)]!) : board[Loss.refName(ref)]!),
+ *   y: tf.tensor2d([[1, 0, 0]]),
+ *   hyper: (num) => Ramp.evaluate(num, clock),
+ *   projection: () => { throw new Error("no projections here") },
+ * }
+ * const kd = tf.tidy(() => Losses.compute(Loss.kl({ teacher: "t", student: "s", temperature: 4 }), ctx, "kd"))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import * as Loss from "../../dsl/Loss.js"
+import type * as Ramp from "../../dsl/Ramp.js"
+import { ShapeError } from "../errors.js"
+
+// ---------------------------------------------------------------------------------------------
+// Context
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What a loss handler may read during a step.
+ *
+ * - `get(ref)`: a blackboard value; for a `Detach` ref, a stop-gradient copy ({@link detach}).
+ * - `y`: the label targets `[batch, classes]`, float32 rows summing to 1 (soft after mixup).
+ * - `hyper(num)`: a number or ramp evaluated at the current clock.
+ * - `projection(term, inDim, outDim)`: the learned projection of a {@link Loss.Hint} term
+ *   (`kernel [inDim, outDim]`, `bias [outDim]`), created once by the caller and keyed by the
+ *   term's name; train it with the model that produced the student feature.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Loss from "./dsl/Loss.js"
+ * import * as Losses from "./src/compile/losses.js"
+ * const ctx: Losses.LossContext = {
+ *   get: (ref) => tf.zeros([2, 3]),
+ *   y: tf.tensor2d([[1, 0, 0], [0, 1, 0]]),
+ *   hyper: (num) => (typeof num === "number" ? num : 0),
+ *   projection: (_term, inDim, outDim) => ({ kernel: tf.variable(tf.zeros([inDim, outDim])), bias: tf.variable(tf.zeros([outDim])) }),
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LossContext {
+  readonly get: (ref: Loss.Ref) => tf.Tensor
+  readonly y: tf.Tensor2D
+  readonly hyper: (num: Ramp.Num) => number
+  readonly projection: (term: string, inDim: number, outDim: number) => Projection
+}
+
+/**
+ * The parameters of a learned linear projection `x·kernel + bias`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import type * as Losses from "./src/compile/losses.js"
+ * const p: Losses.Projection = { kernel: tf.variable(tf.zeros([8, 4])), bias: tf.variable(tf.zeros([4])) }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Projection {
+  readonly kernel: tf.Variable
+  readonly bias: tf.Variable
+}
+
+/**
+ * Computes one kind of loss term as a scalar tensor. `term` is the term's name (the key of
+ * projection parameters and of error messages).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import type * as Loss from "./dsl/Loss.js"
+ * import type * as Losses from "./src/compile/losses.js"
+ * const zero: Losses.LossHandler<Loss.Hint> = () => tf.scalar(0)
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LossHandler<L> = (loss: L, ctx: LossContext, term: string) => tf.Scalar
+
+/**
+ * One handler per loss kind, keyed by `_tag`.
+ *
+ * @example
+ * ```ts
+ * import type * as Losses from "./src/compile/losses.js"
+ * type Kinds = keyof Losses.Handlers // "CrossEntropy" | "Focal" | …
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Handlers = {
+  readonly [K in Loss.Loss["_tag"]]: LossHandler<Extract<Loss.Loss, { readonly _tag: K }>>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stop-gradient
+// ---------------------------------------------------------------------------------------------
+
+const stopGradient = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+  value: tf.clone(args[0] as tf.Tensor),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+}))
+
+/**
+ * Stop-gradient: the same values (a copy sharing the data, no copying of the buffer), through
+ * which no gradient flows (its gradient is zero).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Losses from "./src/compile/losses.js"
+ * const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(Losses.detach(x), x)))(tf.tensor1d([3]))
+ * // [3]: d/dx (sg(x)·x) = sg(x)
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const detach = (t: tf.Tensor): tf.Tensor => stopGradient(t)
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+// ---------------------------------------------------------------------------------------------
+
+const shapeError = (term: string, message: string): ShapeError =>
+  new ShapeError({ path: `loss.${term}`, message })
+
+const sameShape = (term: string, what: string, a: tf.Tensor, b: tf.Tensor): void => {
+  if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i]))
+    throw shapeError(term, `${what}: shapes [${a.shape.join(", ")}] and [${b.shape.join(", ")}] differ`)
+}
+
+/** `[batch, …]` → `[batch, features]` */
+const flatten = (t: tf.Tensor): tf.Tensor2D =>
+  t.rank === 2 ? (t as tf.Tensor2D) : tf.reshape(t, [t.shape[0] ?? 1, t.size / (t.shape[0] || 1)])
+
+/** Mean over every axis but the last, of the sum over the last. */
+const meanOfRowSums = (t: tf.Tensor): tf.Scalar => tf.mean(tf.sum(t, -1))
+
+/** Per-row KL(P ‖ Q) from log-probabilities (last axis), shape without the last axis. */
+const klRows = (logP: tf.Tensor, logQ: tf.Tensor): tf.Tensor =>
+  tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, logQ)), -1)
+
+/** Cross-entropy of logits against target distributions, batch mean. */
+const softCrossEntropy = (logits: tf.Tensor, targets: tf.Tensor): tf.Scalar =>
+  tf.neg(meanOfRowSums(tf.mul(targets, tf.logSoftmax(logits))))
+
+/** `x / max(‖x‖₂, 1e-12)` per row (as PyTorch's `F.normalize`), with a finite gradient at 0. */
+const l2Normalize = (x: tf.Tensor2D): tf.Tensor2D =>
+  tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), -1, true), 1e-24)))
+
+/** `log(1 + eˣ)`, stable for large |x|, with the exact gradient σ(x) everywhere (also at 0). */
+const softplus = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const x = args[0] as tf.Tensor
+  ;(args[1] as tf.GradSaveFunc)([x])
+  return {
+    value: tf.add(tf.relu(x), tf.log1p(tf.exp(tf.neg(tf.abs(x))))),
+    gradFunc: (dy: tf.Tensor, saved: Array<tf.Tensor>) => tf.mul(dy, tf.sigmoid(saved[0]!)),
+  }
+})
+
+/** The label targets a `labels` operand names: `y` itself, or the softmax of a logits name. */
+const targetsOf = (ref: Loss.Ref, ctx: LossContext): tf.Tensor =>
+  Loss.refName(ref) === "y" ? ctx.y : tf.softmax(ctx.get(ref))
+
+const temperatureOf = (num: Ramp.Num, ctx: LossContext, term: string): number => {
+  const t = ctx.hyper(num)
+  if (!(t > 0)) throw shapeError(term, `temperature must be positive, got ${t}`)
+  return t
+}
+
+const scaled = (logits: tf.Tensor, t: number): tf.Tensor => (t === 1 ? logits : tf.div(logits, t))
+
+/** Batch relation map of L2-normalised flattened features: `F·Fᵀ`, `[batch, batch]`. */
+const relationMap = (features: tf.Tensor): tf.Tensor2D => {
+  const f = l2Normalize(flatten(features))
+  return tf.matMul(f, f, false, true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The loss table. Semantics (every term a batch mean):
+ *
+ * - `CrossEntropy`: `−Σ y′·log softmax(s)` with `y′ = (1−ε)·y + ε/K`; a `labels` operand other
+ *   than `"y"` names logits, whose softmax is the target.
+ * - `Focal`: `−Σ y·(1−p)^γ·log p` (γ = 0 is cross-entropy; `1−p` is floored at 1e-12).
+ * - `Bce`: binary cross-entropy with logits, mean over every element; target the labels, or
+ *   `σ(teacher logits)`.
+ * - `Kl`: `T²·KL(p_t ‖ p_s)` (forward), `T²·KL(p_s ‖ p_t)` (reverse), their mean (symmetric),
+ *   with `p = softmax(logits / T)`, via log-softmax.
+ * - `HardDistill`: cross-entropy of the student against the one-hot argmax of the teacher.
+ * - `Hint`: mean squared error between flattened features (student through `x·kernel + bias`
+ *   with `projection`; both L2-normalised per sample with `normalize`, after projecting).
+ * - `Relation`: `G = F·Fᵀ` of per-sample L2-normalised flattened features; `gram` is the mean
+ *   squared error of `G_s` and `G_t`, `softmax` the row-wise `KL(softmax(G_t/τ) ‖ softmax(G_s/τ))`.
+ *
+ * @example
+ * ```ts
+ * import * as Losses from "./src/compile/losses.js"
+ * Object.keys(Losses.handlers) // ["CrossEntropy", "Focal", "Bce", "Kl", "HardDistill", "Hint", "Relation"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const handlers: Handlers = {
+  CrossEntropy: (loss, ctx, term) => {
+    const logits = ctx.get(loss.logits)
+    let targets = targetsOf(loss.labels, ctx)
+    sameShape(term, "logits and labels", logits, targets)
+    const eps = ctx.hyper(loss.smoothing)
+    if (eps !== 0) {
+      const k = logits.shape[logits.rank - 1] ?? 1
+      targets = tf.add(tf.mul(targets, 1 - eps), eps / k)
+    }
+    return softCrossEntropy(logits, targets)
+  },
+
+  Focal: (loss, ctx, term) => {
+    const logits = ctx.get(loss.logits)
+    const targets = targetsOf(loss.labels, ctx)
+    sameShape(term, "logits and labels", logits, targets)
+    const gamma = ctx.hyper(loss.gamma)
+    const logp = tf.logSoftmax(logits)
+    const weights =
+      gamma === 0 ? targets : tf.mul(targets, tf.pow(tf.maximum(tf.sub(1, tf.exp(logp)), 1e-12), gamma))
+    return tf.neg(meanOfRowSums(tf.mul(weights, logp)))
+  },
+
+  Bce: (loss, ctx, term) => {
+    const logits = ctx.get(loss.logits)
+    const target =
+      loss.target._tag === "Labels" ? targetsOf(loss.target.ref, ctx) : tf.sigmoid(ctx.get(loss.target.ref))
+    sameShape(term, "logits and target", logits, target)
+    return tf.mean(tf.sub(softplus(logits), tf.mul(logits, target)))
+  },
+
+  Kl: (loss, ctx, term) => {
+    const teacher = ctx.get(loss.teacher)
+    const student = ctx.get(loss.student)
+    sameShape(term, "teacher and student", teacher, student)
+    const t = temperatureOf(loss.temperature, ctx, term)
+    const lt = tf.logSoftmax(scaled(teacher, t))
+    const ls = tf.logSoftmax(scaled(student, t))
+    const kl =
+      loss.direction === "forward"
+        ? tf.mean(klRows(lt, ls))
+        : loss.direction === "reverse"
+          ? tf.mean(klRows(ls, lt))
+          : tf.mul(tf.add(tf.mean(klRows(lt, ls)), tf.mean(klRows(ls, lt))), 0.5)
+    return tf.mul(kl, t * t)
+  },
+
+  HardDistill: (loss, ctx, term) => {
+    const teacher = ctx.get(loss.teacher)
+    const student = ctx.get(loss.student)
+    sameShape(term, "teacher and student", teacher, student)
+    const k = teacher.shape[teacher.rank - 1] ?? 1
+    // int32 one-hot, then cast: tfjs-backend-wasm's OneHot ignores a float32 dtype
+    return softCrossEntropy(student, tf.cast(tf.oneHot(tf.argMax(teacher, -1), k), "float32"))
+  },
+
+  Hint: (loss, ctx, term) => {
+    let s = flatten(ctx.get(loss.student))
+    let t = flatten(ctx.get(loss.teacher))
+    if (s.shape[0] !== t.shape[0])
+      throw shapeError(term, `student and teacher batches differ: ${s.shape[0]} and ${t.shape[0]}`)
+    if (loss.projection) {
+      const p = ctx.projection(term, s.shape[1], t.shape[1])
+      s = tf.add(tf.matMul(s, p.kernel as tf.Tensor2D), p.bias)
+    } else if (s.shape[1] !== t.shape[1]) {
+      throw shapeError(
+        term,
+        `hint features have ${s.shape[1]} and ${t.shape[1]} values per sample: use projection: true`,
+      )
+    }
+    if (loss.normalize) {
+      s = l2Normalize(s)
+      t = l2Normalize(t)
+    }
+    return tf.mean(tf.squaredDifference(s, t))
+  },
+
+  Relation: (loss, ctx, term) => {
+    const s = ctx.get(loss.student)
+    const t = ctx.get(loss.teacher)
+    if (s.shape[0] !== t.shape[0])
+      throw shapeError(term, `student and teacher batches differ: ${s.shape[0]} and ${t.shape[0]}`)
+    const gs = relationMap(s)
+    const gt = relationMap(t)
+    if (loss.kind === "gram") return tf.mean(tf.squaredDifference(gs, gt))
+    const tau = temperatureOf(loss.temperature, ctx, term)
+    return tf.mean(klRows(tf.logSoftmax(scaled(gt, tau)), tf.logSoftmax(scaled(gs, tau))))
+  },
+}
+
+/**
+ * Computes one loss term (a scalar tensor, batch mean) through {@link handlers}.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Loss from "./dsl/Loss.js"
+ * import * as Losses from "./src/compile/losses.js"
+ * const ctx: Losses.LossContext = {
+ *   get: () => tf.tensor2d([[0, 0]]),
+ *   y: tf.tensor2d([[1, 0]]),
+ *   hyper: (num) => (typeof num === "number" ? num : 0),
+ *   projection: () => { throw new Error("unused") },
+ * }
+ * Losses.compute(Loss.crossEntropy({ logits: "s" }), ctx, "ce") // ln 2
+ * ```
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const compute = (loss: Loss.Loss, ctx: LossContext, term: string): tf.Scalar =>
+  (handlers[loss._tag] as LossHandler<Loss.Loss>)(loss, ctx, term)
+
+// ---------------------------------------------------------------------------------------------
+// Mixing
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The weighted sum `Σ wᵢ·termᵢ` of loss terms (a missing weight is 1). Weights may be tensors,
+ * so that the mix is differentiable in them.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Losses from "./src/compile/losses.js"
+ * Losses.mix({ ce: tf.scalar(2), kd: tf.scalar(4) }, { ce: 0.1, kd: 0.9 }) // 3.8
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const mix = (
+  terms: Readonly<Record<string, tf.Scalar>>,
+  weights: Readonly<Record<string, number | tf.Scalar>>,
+): tf.Scalar => {
+  const parts: Array<tf.Tensor> = []
+  for (const [name, value] of Object.entries(terms)) {
+    const w = weights[name] ?? 1
+    parts.push(w === 1 ? value : tf.mul(value, w))
+  }
+  if (parts.length === 0) return tf.scalar(0)
+  return (parts.length === 1 ? parts[0]! : tf.addN(parts)) as tf.Scalar
+}
+
+/**
+ * Computes every term of a `Step.loss` stage and their mix, with weights (numbers or ramps,
+ * missing = 1) evaluated by `ctx.hyper`. Each term is computed under its own name (the key of
+ * its projection, if any). `terms` holds the unweighted values, for reporting.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Loss from "./dsl/Loss.js"
+ * import * as Losses from "./src/compile/losses.js"
+ * const ctx: Losses.LossContext = {
+ *   get: () => tf.tensor2d([[0, 0]]),
+ *   y: tf.tensor2d([[1, 0]]),
+ *   hyper: (num) => (typeof num === "number" ? num : 0),
+ *   projection: () => { throw new Error("unused") },
+ * }
+ * const { total, terms } = Losses.mixLosses({ ce: Loss.crossEntropy({ logits: "s" }) }, { ce: 0.5 }, ctx)
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const mixLosses = (
+  losses: Readonly<Record<string, Loss.Loss>>,
+  weights: Readonly<Record<string, Ramp.Num>>,
+  ctx: LossContext,
+): { readonly total: tf.Scalar; readonly terms: Record<string, tf.Scalar> } => {
+  const terms: Record<string, tf.Scalar> = {}
+  const w: Record<string, number> = {}
+  for (const [name, loss] of Object.entries(losses)) {
+    terms[name] = compute(loss, ctx, name)
+    const weight = weights[name]
+    w[name] = weight === undefined ? 1 : ctx.hyper(weight)
+  }
+  return { total: mix(terms, w), terms }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The `[inDim, outDim]` of a hint's learned projection, from the per-sample shapes (without the
+ * batch axis, as `Model.tapShapes` gives them) of its student and teacher features; `undefined`
+ * when the hint has no projection.
+ *
+ * @example
+ * ```ts
+ * import * as Loss from "./dsl/Loss.js"
+ * import * as Losses from "./src/compile/losses.js"
+ * const hint = Loss.hint({ student: "s.hidden0", teacher: "t.conv1", projection: true })
+ * Losses.projectionShape(hint, [256], [7, 7, 64]) // [256, 3136]
+ * ```
+ *
+ * @since 0.1.0
+ * @category planning
+ */
+export const projectionShape = (
+  loss: Loss.Hint,
+  studentShape: ReadonlyArray<number>,
+  teacherShape: ReadonlyArray<number>,
+): [inDim: number, outDim: number] | undefined =>
+  loss.projection
+    ? [studentShape.reduce((a, b) => a * b, 1), teacherShape.reduce((a, b) => a * b, 1)]
+    : undefined

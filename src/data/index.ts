@@ -1,0 +1,71 @@
+/**
+ * Data sets for Retort: the `Data` service and the modules behind it.
+ *
+ * @example
+ * ```ts
+ * import { Data, DataSpec, Dataset, Batches } from "retort"
+ * ```
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Mini-batches over a split: seeded per-epoch order, resumable positions.
+ *
+ * @since 0.1.0
+ */
+export * as Batches from "./Batches.js"
+
+/**
+ * The `Data` service and its Node layer.
+ *
+ * @since 0.1.0
+ */
+export { Data, type Loaded } from "./Data.js"
+/**
+ * Which data set to load.
+ *
+ * @since 0.1.0
+ */
+export * as DataSpec from "./DataSpec.js"
+/**
+ * In-memory data sets and splits.
+ *
+ * @since 0.1.0
+ */
+export * as Dataset from "./Dataset.js"
+
+/**
+ * Verified, atomic downloads.
+ *
+ * @since 0.1.0
+ */
+export * as Download from "./Download.js"
+
+/**
+ * Fashion-MNIST: locating, downloading, reading.
+ *
+ * @since 0.1.0
+ */
+export * as FashionMnist from "./FashionMnist.js"
+
+/**
+ * The IDX file format.
+ *
+ * @since 0.1.0
+ */
+export * as Idx from "./Idx.js"
+
+/**
+ * The embedded MNIST digits.
+ *
+ * @since 0.1.0
+ */
+export * as Mnist from "./Mnist.js"
+
+/**
+ * Seeded randomness for shuffles and splits.
+ *
+ * @since 0.1.0
+ */
+export * as Rng from "./Rng.js"
