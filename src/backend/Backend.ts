@@ -348,7 +348,12 @@ const initNode = async (
   try {
     await loader(pkg.specifier)
   } catch (cause) {
-    if (Loader.isModuleNotFound(cause, pkg.specifier)) {
+    // Not installed: the import says so, or (with the default loader, whose error text depends on
+    // the runtime — Node, a bundler, vitest) the package does not resolve at all.
+    const missing =
+      Loader.isModuleNotFound(cause, pkg.specifier) ||
+      (loader === Loader.dynamicImport && !Loader.isInstalled(pkg.specifier))
+    if (missing) {
       throw new BackendError({
         backend: kind,
         message:
@@ -462,6 +467,8 @@ const initWebGpu = (
  */
 export const make = (options: Options = {}): Effect.Effect<BackendService, BackendError, Scope.Scope> =>
   Effect.gen(function* () {
+    // Production mode: no console banners ("install our node backend…") and no debug checks.
+    tf.env().set("PROD", true)
     const requested = options.kind ?? "wasm"
     if (!isKind(requested)) {
       return yield* Effect.fail(

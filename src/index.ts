@@ -1,0 +1,49 @@
+/**
+ * Retort's runtime: run pipelines described with `retort/dsl`, and the services behind it —
+ * backends, data, models, metrics, reporting and checkpoints.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { run } from "retort"
+ * import { Loss, Model, Optimizer, Phase, Pipeline, Step } from "retort/dsl"
+ *
+ * const pipeline = Pipeline.make({
+ *   name: "plain",
+ *   data: Pipeline.data("mnist"),
+ *   models: { net: Model.mlp({ hidden: [128], classes: 10 }) },
+ *   phases: [
+ *     Phase.make({
+ *       name: "train",
+ *       epochs: 1,
+ *       step: Step.start.pipe(
+ *         Step.forward("net", { as: "o" }),
+ *         Step.loss({ ce: Loss.crossEntropy({ logits: "o" }) }),
+ *         Step.optimize("net", Optimizer.adam({ lr: 1e-3 })),
+ *       ),
+ *     }),
+ *   ],
+ * })
+ * const result = await Effect.runPromise(run(pipeline, { backend: "wasm" }))
+ * console.log(result.phases)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export * from "../dsl/index.js"
+export { Backend, availableBackends, describeBackend, formatBackend, type BackendService } from "./backend/Backend.js"
+export { ensureGradients } from "./backend/gradients.js"
+export { type KernelReport, kernelReport, registerWasmKernels } from "./backend/kernels/index.js"
+export * as Augmentation from "./augment/index.js"
+export * as Losses from "./compile/losses.js"
+export * as Optimizers from "./compile/optimizers.js"
+export { compile as compileStep, type CompiledStep, type StepContext, type StepResult } from "./compile/step.js"
+export { type ModelSlot, type TrainState } from "./compile/state.js"
+export * from "./data/index.js"
+export { BackendError, DataError, IoError, ShapeError, TrainingError, ValidationError } from "./errors.js"
+export * from "./metrics/index.js"
+export * as Models from "./models/index.js"
+export * from "./report/index.js"
+export * as Checkpoint from "./runtime/Checkpoint.js"
+export { Interrupted, layer as runLayer, type PhaseResult, type RunError, type RunOptions, type RunResult, run, runWith } from "./runtime/Run.js"
+export { applyOverrides, loadPipeline } from "./cli/load.js"

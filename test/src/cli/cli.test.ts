@@ -1,0 +1,137 @@
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Result } from "effect"
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
+import { Codec, Loss, Model, Optimizer, Phase, Pipeline, Step } from "../../../dsl/index.js"
+import { applyOverrides } from "../../../src/cli/load.js"
+import { main } from "../../../src/cli/main.js"
+import { recipes } from "../../../pipelines/index.js"
+
+const tmp = () => mkdtempSync(join(tmpdir(), "retort-cli-"))
+
+let out = ""
+let err = ""
+beforeEach(() => {
+  out = ""
+  err = ""
+  vi.spyOn(process.stdout, "write").mockImplementation((s) => {
+    out += String(s)
+    return true
+  })
+  vi.spyOn(process.stderr, "write").mockImplementation((s) => {
+    err += String(s)
+    return true
+  })
+  vi.spyOn(console, "log").mockImplementation((...a) => {
+    out += `${a.join(" ")}\n`
+  })
+  vi.spyOn(console, "error").mockImplementation((...a) => {
+    err += `${a.join(" ")}\n`
+  })
+})
+afterEach(() => vi.restoreAllMocks())
+
+/** A tiny MNIST pipeline that trains in seconds on the cpu backend. */
+const tiny = () =>
+  Pipeline.make({
+    name: "tiny",
+    seed: 2,
+    data: Pipeline.data("mnist"),
+    models: { net: Model.mlp({ hidden: [16], classes: 10 }) },
+    phases: [
+      Phase.make({
+        name: "train",
+        steps: 10,
+        batchSize: 32,
+        step: Step.start.pipe(
+          Step.forward("net", { as: "o" }),
+          Step.loss({ ce: Loss.crossEntropy({ logits: "o" }) }),
+          Step.optimize("net", Optimizer.adam({ lr: 3e-3 })),
+        ),
+        evaluate: Phase.evaluate({ models: ["net"], splits: [{ split: "test", limit: 200 }] }),
+      }),
+    ],
+  })
+
+describe("retort CLI", () => {
+  it("validate: a valid pipeline (TS module and JSON)", async () => {
+    expect(await main(["validate", "pipelines/kd.ts"])).toBe(0)
+    expect(out).toMatch(/valid pipeline "kd" \(3 phases, 3 models\)/)
+    expect(await main(["validate", "pipelines/json/byot.json"])).toBe(0)
+    expect(await main(["validate", "pipelines/json/cosub.yaml"])).toBe(0)
+  })
+
+  it("validate: every problem of an invalid file, with paths, and exit code 1", async () => {
+    const dir = tmp()
+    const bad = JSON.parse(Codec.toJson(recipes.kd!))
+    bad.phases[1].step.stages[2].terms.kd.temperature = -2
+    bad.phases[1].step.stages[0].model = "nobody"
+    writeFileSync(join(dir, "bad.json"), JSON.stringify(bad))
+    expect(await main(["validate", join(dir, "bad.json")])).toBe(1)
+    expect(err).toMatch(/phases\[1\]\.step\.stages\[2\]\.terms\.kd\.temperature: a temperature must be > 0/)
+    expect(err).toMatch(/phases\[1\]\.step\.stages\[0\]\.model: unknown model "nobody"/)
+  })
+
+  it("validate: malformed JSON and YAML, and a missing file", async () => {
+    const dir = tmp()
+    writeFileSync(join(dir, "a.json"), "{ nope")
+    writeFileSync(join(dir, "b.yaml"), "a: [1, 2\n")
+    expect(await main(["validate", join(dir, "a.json")])).toBe(1)
+    expect(err).toMatch(/malformed JSON at line 1/)
+    expect(await main(["validate", join(dir, "b.yaml")])).toBe(1)
+    expect(err).toMatch(/malformed YAML/)
+    expect(await main(["validate", join(dir, "missing.json")])).toBe(1)
+    expect(err).toMatch(/no such pipeline file/)
+  })
+
+  it("--set overrides fields by path, and reports a path that does not exist", () => {
+    const p = Result.getOrThrow(applyOverrides(recipes.kd!, { "phases[1].epochs": "2", seed: "9", "phases.0.name": "t" }))
+    expect(p.phases[1]!.epochs).toBe(2)
+    expect(p.seed).toBe(9)
+    expect(p.phases[0]!.name).toBe("t")
+    const bad = applyOverrides(recipes.kd!, { "phases[7].epochs": "2" })
+    expect(Result.isFailure(bad)).toBe(true)
+  })
+
+  it("describe: stage graph and parameter counts", async () => {
+    expect(await main(["describe", "pipelines/kd.ts"])).toBe(0)
+    expect(out).toMatch(/phase 2 distil/)
+    expect(out).toMatch(/0\.9·kl\(t ‖ s, T=4\)/)
+    expect(out).toMatch(/student: 269,322 parameters/)
+  })
+
+  it("doctor and an uninstalled backend", async () => {
+    expect(await main(["doctor", "--backend", "cpu"])).toBe(0)
+    expect(await main(["doctor", "--backend", "tensorflow-gpu"])).toBe(1)
+    expect(err).toMatch(/npm install @tensorflow\/tfjs-node-gpu/)
+  })
+
+  it("run, then export the trained model to a LayersModel", async () => {
+    const dir = tmp()
+    writeFileSync(join(dir, "tiny.json"), Codec.toJson(tiny()))
+    const code = await main(["run", join(dir, "tiny.json"), "--backend", "cpu", "--out", join(dir, "runs"), "--quiet", "--set", "phases[0].steps=6"])
+    expect(err).toBe("")
+    expect(code).toBe(0)
+    expect(out).toMatch(/test\/net\/accuracy/)
+    const run = join(dir, "runs", "tiny")
+    for (const f of ["checkpoint.bin", "events.jsonl", "pipeline.json"]) expect(existsSync(join(run, f))).toBe(true)
+    const events = readFileSync(join(run, "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    expect(events.find((e) => e._tag === "PhaseStarted").steps).toBe(6)
+    expect(await main(["export", run, "--model", "net"])).toBe(0)
+    expect(existsSync(join(run, "export", "net", "model.json"))).toBe(true)
+    expect(await main(["export", run, "--model", "ghost"])).toBe(1)
+    expect(err).toMatch(/no model "ghost"/)
+  })
+})
+
+describe("the bin", () => {
+  it("runs from a clone through tsx and prints help", () => {
+    const r = spawnSync(process.execPath, ["bin/retort.js", "--help"], { encoding: "utf8", timeout: 60_000 })
+    expect(r.status).toBe(0)
+    expect(r.stdout).toMatch(/SUBCOMMANDS/)
+    expect(r.stdout).toMatch(/validate/)
+  })
+})
+
