@@ -40,9 +40,9 @@ const tagsIn = (message: string): ReadonlyArray<string> =>
 /** Turn a schema failure into plain issues, naming unknown `_tag`s with the valid ones. */
 const schemaIssues = (error: Schema.SchemaError, input: unknown): ReadonlyArray<Issue.Issue> =>
   formatter(error.issue).issues.map((i) => {
-    const segs = (i.path ?? []).map((p) => (typeof p === "object" && p !== null && "key" in p ? p.key : p)) as Array<
-      string | number
-    >
+    const segs = (i.path ?? []).map((p) =>
+      typeof p === "object" && p !== null && "key" in p ? p.key : p,
+    ) as Array<string | number>
     const here = at(input, segs)
     let message = i.message
     if (message.startsWith("Expected {") && typeof here === "object" && here !== null && "_tag" in here) {
@@ -69,7 +69,8 @@ const schemaIssues = (error: Schema.SchemaError, input: unknown): ReadonlyArray<
  */
 export const decode = (input: unknown): Result.Result<Pipeline.Pipeline, Issue.ValidationError> => {
   const r = Schema.decodeUnknownResult(Pipeline.schema)(input, { errors: "all" })
-  if (Result.isFailure(r)) return Result.fail(new Issue.ValidationError({ issues: schemaIssues(r.failure, input) }))
+  if (Result.isFailure(r))
+    return Result.fail(new Issue.ValidationError({ issues: schemaIssues(r.failure, input) }))
   const issues = Validate.pipeline(r.success)
   return issues.length > 0 ? Result.fail(new Issue.ValidationError({ issues })) : Result.succeed(r.success)
 }
@@ -148,7 +149,9 @@ export const fromJson = (text: string): Result.Result<Pipeline.Pipeline, Issue.V
       const line = before.split("\n").length
       where = ` at line ${line}, column ${Number(pos[1]) - before.lastIndexOf("\n")}`
     }
-    return Result.fail(new Issue.ValidationError({ issues: [{ path: "", message: `malformed JSON${where}: ${msg}` }] }))
+    return Result.fail(
+      new Issue.ValidationError({ issues: [{ path: "", message: `malformed JSON${where}: ${msg}` }] }),
+    )
   }
   return decode(parsed)
 }

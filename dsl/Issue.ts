@@ -63,6 +63,12 @@ export class ValidationError extends Data.TaggedError("ValidationError")<{
 export const path = (segments: ReadonlyArray<string | number>): string =>
   segments
     .map((s, i) =>
-      typeof s === "number" ? `[${s}]` : /^[A-Za-z_$][\w$]*$/.test(s) ? (i === 0 ? s : `.${s}`) : `[${JSON.stringify(s)}]`,
+      typeof s === "number"
+        ? `[${s}]`
+        : /^[A-Za-z_$][\w$]*$/.test(s)
+          ? i === 0
+            ? s
+            : `.${s}`
+          : `[${JSON.stringify(s)}]`,
     )
     .join("")

@@ -130,7 +130,9 @@ export interface Focal<R extends string = string> extends Reads<R> {
 export interface Bce<R extends string = string> extends Reads<R> {
   readonly _tag: "Bce"
   readonly logits: Ref
-  readonly target: { readonly _tag: "Labels"; readonly ref: Ref } | { readonly _tag: "Logits"; readonly ref: Ref }
+  readonly target:
+    | { readonly _tag: "Labels"; readonly ref: Ref }
+    | { readonly _tag: "Logits"; readonly ref: Ref }
 }
 
 /**
@@ -241,8 +243,15 @@ export const crossEntropy: {
     readonly labels: Y
     readonly smoothing?: Num
   }): CrossEntropy<NameOf<L> | NameOf<Y>>
-  <const L extends Ref>(options: { readonly logits: L; readonly smoothing?: Num }): CrossEntropy<NameOf<L> | "y">
-} = (options: { readonly logits: Ref; readonly labels?: Ref; readonly smoothing?: Num }): CrossEntropy<any> => ({
+  <const L extends Ref>(options: {
+    readonly logits: L
+    readonly smoothing?: Num
+  }): CrossEntropy<NameOf<L> | "y">
+} = (options: {
+  readonly logits: Ref
+  readonly labels?: Ref
+  readonly smoothing?: Num
+}): CrossEntropy<any> => ({
   _tag: "CrossEntropy",
   logits: options.logits,
   labels: options.labels ?? "y",
@@ -294,9 +303,10 @@ export const bce: {
     readonly logits: L
     readonly teacher: T
   }): Bce<NameOf<L> | NameOf<T>>
-  <const L extends Ref, const Y extends Ref>(options: { readonly logits: L; readonly labels: Y }): Bce<
-    NameOf<L> | NameOf<Y>
-  >
+  <const L extends Ref, const Y extends Ref>(options: {
+    readonly logits: L
+    readonly labels: Y
+  }): Bce<NameOf<L> | NameOf<Y>>
   <const L extends Ref>(options: { readonly logits: L }): Bce<NameOf<L> | "y">
 } = (options: { readonly logits: Ref; readonly labels?: Ref; readonly teacher?: Ref }): Bce<any> => ({
   _tag: "Bce",
@@ -534,7 +544,12 @@ const Num = Ramp.NumSchema
  * @category schemas
  */
 export const schema: Schema.Codec<Loss> = Schema.Union([
-  Schema.Struct({ _tag: Schema.Literal("CrossEntropy"), logits: RefSchema, labels: RefSchema, smoothing: Num }),
+  Schema.Struct({
+    _tag: Schema.Literal("CrossEntropy"),
+    logits: RefSchema,
+    labels: RefSchema,
+    smoothing: Num,
+  }),
   Schema.Struct({ _tag: Schema.Literal("Focal"), logits: RefSchema, labels: RefSchema, gamma: Num }),
   Schema.Struct({
     _tag: Schema.Literal("Bce"),

@@ -285,7 +285,11 @@ const EvalSplitSchema: Schema.Codec<EvalSplit> = Schema.Struct({
 
 const EvalTargetSchema: Schema.Codec<EvalTarget> = Schema.Union([
   Schema.Struct({ _tag: Schema.Literal("Model"), model: Schema.String, heads: Schema.Array(Schema.String) }),
-  Schema.Struct({ _tag: Schema.Literal("Ensemble"), name: Schema.String, models: Schema.Array(Schema.String) }),
+  Schema.Struct({
+    _tag: Schema.Literal("Ensemble"),
+    name: Schema.String,
+    models: Schema.Array(Schema.String),
+  }),
 ])
 
 const EvaluateSchema: Schema.Codec<Evaluate> = Schema.Struct({

@@ -417,7 +417,8 @@ export const loss =
     self: Step<R, W> & CheckReads<Loss.ReadsOf<T[keyof T]>, W>,
   ): Step<R, W | As | `${As}.${keyof T & string}`> => {
     const weights: Record<string, Num> = {}
-    for (const k of Object.keys(terms)) weights[k] = (options?.weights as Record<string, Num> | undefined)?.[k] ?? 1
+    for (const k of Object.keys(terms))
+      weights[k] = (options?.weights as Record<string, Num> | undefined)?.[k] ?? 1
     return make([...self.stages, { _tag: "Loss", terms, weights, as: options?.as ?? "loss" }])
   }
 
@@ -491,7 +492,12 @@ export const ema =
 export const swa =
   (
     model: string,
-    options: { readonly as: string; readonly start?: number; readonly every?: number; readonly unit?: "epoch" | "step" },
+    options: {
+      readonly as: string
+      readonly start?: number
+      readonly every?: number
+      readonly unit?: "epoch" | "step"
+    },
   ) =>
   <R extends string, W extends string>(self: Step<R, W>): Step<R, W> =>
     make([
@@ -545,14 +551,20 @@ export const footprint = (stage: Stage): Footprint => {
     case "Forward":
       return {
         reads: [stage.input],
-        writes: stage.as.flatMap((a) => [a, ...stage.taps.map((t) => `${a}.${t}`), ...stage.heads.map((h) => `${a}.${h}`)]),
+        writes: stage.as.flatMap((a) => [
+          a,
+          ...stage.taps.map((t) => `${a}.${t}`),
+          ...stage.heads.map((h) => `${a}.${h}`),
+        ]),
         uses: [stage.model],
         updates: [],
       }
     case "Loss":
       return {
         reads: [
-          ...new Set(Object.values(stage.terms).flatMap((t) => Loss.operands(t).map((o) => Loss.refName(o.ref)))),
+          ...new Set(
+            Object.values(stage.terms).flatMap((t) => Loss.operands(t).map((o) => Loss.refName(o.ref))),
+          ),
         ],
         writes: [stage.as, ...Object.keys(stage.terms).map((k) => `${stage.as}.${k}`)],
         uses: [],
@@ -629,7 +641,8 @@ export const analyze = (
  * @category formatting
  */
 export const describe = (step: Any): ReadonlyArray<string> =>
-  step.stages.map((s) => {
+  // biome-ignore lint/suspicious/useIterableCallbackReturn: the switch is exhaustive (checked by tsc)
+  step.stages.map((s): string => {
     switch (s._tag) {
       case "Augment":
         return `augment ${s.augments.map(Augment.describe).join(", ")}`
@@ -724,10 +737,13 @@ const StepStruct = plainSchema
  */
 export const schema: Schema.Codec<Any, { readonly _tag: "Step"; readonly stages: ReadonlyArray<unknown> }> =
   StepStruct.pipe(
-    Schema.decodeTo(Schema.declare((u: unknown): u is Any => isStep(u)), {
-      decode: SchemaGetter.transform((s: { readonly stages: ReadonlyArray<Stage> }) => make(s.stages)),
-      encode: SchemaGetter.transform((s: Any) => ({ _tag: "Step" as const, stages: s.stages })),
-    }),
+    Schema.decodeTo(
+      Schema.declare((u: unknown): u is Any => isStep(u)),
+      {
+        decode: SchemaGetter.transform((s: { readonly stages: ReadonlyArray<Stage> }) => make(s.stages)),
+        encode: SchemaGetter.transform((s: Any) => ({ _tag: "Step" as const, stages: s.stages })),
+      },
+    ),
   ) as any
 
 /**
@@ -737,4 +753,7 @@ export const schema: Schema.Codec<Any, { readonly _tag: "Step"; readonly stages:
  * @category guards
  */
 export const isStep = (u: unknown): u is Any =>
-  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Step" && Array.isArray((u as Any).stages)
+  typeof u === "object" &&
+  u !== null &&
+  (u as { _tag?: unknown })._tag === "Step" &&
+  Array.isArray((u as Any).stages)

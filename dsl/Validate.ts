@@ -40,7 +40,10 @@ const sampleClocks = (phase: Phase.Phase): ReadonlyArray<Ramp.Clock> => {
 }
 
 /** The range of a number or ramp over the phase. */
-const range = (num: Ramp.Num, clocks: ReadonlyArray<Ramp.Clock>): { min: number; max: number; finite: boolean } => {
+const range = (
+  num: Ramp.Num,
+  clocks: ReadonlyArray<Ramp.Clock>,
+): { min: number; max: number; finite: boolean } => {
   if (typeof num === "number") return { min: num, max: num, finite: Number.isFinite(num) }
   let min = Number.POSITIVE_INFINITY
   let max = Number.NEGATIVE_INFINITY
@@ -70,7 +73,10 @@ const checkNum = (
   rule: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean },
 ) => {
   const r = range(num, c.clocks)
-  const ramp = typeof num === "number" ? "" : ` (the ramp ${fmt(num)} reaches ${r.min < (rule.min ?? -Infinity) ? r.min : r.max})`
+  const ramp =
+    typeof num === "number"
+      ? ""
+      : ` (the ramp ${fmt(num)} reaches ${r.min < (rule.min ?? -Infinity) ? r.min : r.max})`
   if (!r.finite) return c.add(path, `${what} must be a finite number${ramp}`)
   if (rule.min !== undefined && (rule.exclusiveMin ? r.min <= rule.min : r.min < rule.min)) {
     const bound = rule.exclusiveMin ? `> ${rule.min}` : `>= ${rule.min}`
@@ -86,7 +92,12 @@ const probability = { min: 0, max: 1 }
 
 /** Walk a description and check every field named `p` (a probability) lies in [0, 1]. */
 const checkProbabilities = (c: Checker, path: Path, value: unknown): void => {
-  if (Array.isArray(value)) return value.forEach((v, i) => checkProbabilities(c, [...path, i], v))
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      checkProbabilities(c, [...path, i], v)
+    })
+    return
+  }
   if (typeof value !== "object" || value === null || Ramp.isRamp(value)) return
   for (const [k, v] of Object.entries(value)) {
     if ((k === "p" || k === "probability") && (typeof v === "number" || Ramp.isRamp(v)))
@@ -112,7 +123,8 @@ const checkStep = (
 ) => {
   const step: Step.Any = phase.step
   const stagesPath = [...path, "stages"]
-  if (step.stages.length === 0) c.add(stagesPath, "the step is empty: a phase needs at least a forward, a loss and an optimise stage")
+  if (step.stages.length === 0)
+    c.add(stagesPath, "the step is empty: a phase needs at least a forward, a loss and an optimise stage")
   const slots = new Map<string, Slot>([
     ["x", { kind: "batch" }],
     ["y", { kind: "batch" }],
@@ -140,14 +152,19 @@ const checkStep = (
     }
     switch (stage._tag) {
       case "Augment": {
-        stage.augments.forEach((a, j) => checkProbabilities(c, [...sp, "augments", j], a))
+        stage.augments.forEach((a, j) => {
+          checkProbabilities(c, [...sp, "augments", j], a)
+        })
         break
       }
       case "Forward": {
         read(stage.input, [...sp, "input"])
         const model = modelOf(stage.model)
         if (!known.has(stage.model))
-          c.add([...sp, "model"], `unknown model "${stage.model}" (models: ${[...known].join(", ") || "none"})`)
+          c.add(
+            [...sp, "model"],
+            `unknown model "${stage.model}" (models: ${[...known].join(", ") || "none"})`,
+          )
         if (averaged.has(stage.model) && stage.mode === "train")
           c.add(
             [...sp, "mode"],
@@ -157,7 +174,7 @@ const checkStep = (
         if (stage.as.length > 1 && stage.mode === "frozen")
           c.add(
             [...sp, "as"],
-            "several samples of a frozen forward are identical (no dropout in evaluation mode); use one name or mode \"train\"",
+            'several samples of a frozen forward are identical (no dropout in evaluation mode); use one name or mode "train"',
           )
         const taps = model ? Model.taps(model) : undefined
         const heads = model ? Model.heads(model) : undefined
@@ -169,12 +186,23 @@ const checkStep = (
         if (heads)
           stage.heads.forEach((h, j) => {
             if (!heads.includes(h))
-              c.add([...sp, "heads", j], `model "${stage.model}" has no head "${h}" (heads: ${heads.join(", ")})`)
+              c.add(
+                [...sp, "heads", j],
+                `model "${stage.model}" has no head "${h}" (heads: ${heads.join(", ")})`,
+              )
           })
         if (stage.dropout !== undefined)
-          checkNum(c, [...sp, "dropout"], stage.dropout, "a dropout rate", { min: 0, max: 1, exclusiveMax: true })
+          checkNum(c, [...sp, "dropout"], stage.dropout, "a dropout rate", {
+            min: 0,
+            max: 1,
+            exclusiveMax: true,
+          })
         if (stage.dropPath !== undefined)
-          checkNum(c, [...sp, "dropPath"], stage.dropPath, "a drop-path rate", { min: 0, max: 1, exclusiveMax: true })
+          checkNum(c, [...sp, "dropPath"], stage.dropPath, "a drop-path rate", {
+            min: 0,
+            max: 1,
+            exclusiveMax: true,
+          })
         if (stage.channelDrop) {
           checkNum(c, [...sp, "channelDrop", "rate"], stage.channelDrop.rate, "a channel-drop rate", {
             min: 0,
@@ -182,7 +210,10 @@ const checkStep = (
             exclusiveMax: true,
           })
           if (stage.channelDrop.layers.length === 0)
-            c.add([...sp, "channelDrop", "layers"], "channel drop needs at least one layer (tap) to choose from")
+            c.add(
+              [...sp, "channelDrop", "layers"],
+              "channel drop needs at least one layer (tap) to choose from",
+            )
           if (taps)
             stage.channelDrop.layers.forEach((t, j) => {
               if (!taps.includes(t))
@@ -223,11 +254,22 @@ const checkStep = (
           }
           const hp = Loss.hyperParameters(term)
           if (hp.temperature !== undefined)
-            checkNum(c, [...tp, "temperature"], hp.temperature, "a temperature", { min: 0, exclusiveMin: true })
+            checkNum(c, [...tp, "temperature"], hp.temperature, "a temperature", {
+              min: 0,
+              exclusiveMin: true,
+            })
           if (hp.smoothing !== undefined)
-            checkNum(c, [...tp, "smoothing"], hp.smoothing, "label smoothing", { min: 0, max: 1, exclusiveMax: true })
+            checkNum(c, [...tp, "smoothing"], hp.smoothing, "label smoothing", {
+              min: 0,
+              max: 1,
+              exclusiveMax: true,
+            })
           if (hp.gamma !== undefined) checkNum(c, [...tp, "gamma"], hp.gamma, "focal γ", { min: 0 })
-          if (term._tag === "Kl" || term._tag === "HardDistill" || (term._tag === "Bce" && term.target._tag === "Logits")) {
+          if (
+            term._tag === "Kl" ||
+            term._tag === "HardDistill" ||
+            (term._tag === "Bce" && term.target._tag === "Logits")
+          ) {
             const t = classesOf(term._tag === "Bce" ? term.target.ref : term.teacher)
             const s = classesOf(term._tag === "Bce" ? term.logits : term.student)
             if (t?.classes !== undefined && s?.classes !== undefined && t.classes !== s.classes)
@@ -267,7 +309,10 @@ const checkStep = (
         stage.models.forEach((m, j) => {
           const mp: Path = [...sp, "models", j]
           if (averaged.has(m))
-            c.add(mp, `"${m}" is an averaged copy of "${averaged.get(m)}"; it is updated by its EMA/SWA stage, not optimised`)
+            c.add(
+              mp,
+              `"${m}" is an averaged copy of "${averaged.get(m)}"; it is updated by its EMA/SWA stage, not optimised`,
+            )
           else if (!known.has(m)) c.add(mp, `unknown model "${m}"`)
           else if (!forwarded.get(m)?.has("train"))
             c.add(
@@ -283,7 +328,8 @@ const checkStep = (
         checkNum(c, [...op, "lr"], o.lr, "a learning rate", { min: 0 })
         checkNum(c, [...op, "weightDecay"], o.weightDecay, "weight decay", { min: 0 })
         checkNum(c, [...op, "clipNorm"], o.clipNorm, "a clip norm (0 = off)", { min: 0 })
-        if (o._tag === "Sgd") checkNum(c, [...op, "momentum"], o.momentum, "momentum", { min: 0, max: 1, exclusiveMax: true })
+        if (o._tag === "Sgd")
+          checkNum(c, [...op, "momentum"], o.momentum, "momentum", { min: 0, max: 1, exclusiveMax: true })
         else {
           checkNum(c, [...op, "beta1"], o.beta1, "β₁", { min: 0, max: 1, exclusiveMax: true })
           checkNum(c, [...op, "beta2"], o.beta2, "β₂", { min: 0, max: 1, exclusiveMax: true })
@@ -342,7 +388,10 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
   for (const [name, m] of Object.entries(p.models)) {
     const base = Issue.path(["models", name])
     for (const mi of Model.check(m))
-      issues.push({ path: mi.path === "" ? base : mi.path.startsWith("[") ? base + mi.path : `${base}.${mi.path}`, message: mi.message })
+      issues.push({
+        path: mi.path === "" ? base : mi.path.startsWith("[") ? base + mi.path : `${base}.${mi.path}`,
+        message: mi.message,
+      })
   }
   if (p.phases.length === 0) add(["phases"], "a pipeline needs at least one phase")
 
@@ -352,8 +401,7 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
     const c: Checker = { issues, add, clocks: sampleClocks(ph) }
     if (names.has(ph.name)) add([...pp, "name"], `two phases are named "${ph.name}"`)
     names.add(ph.name)
-    if ((ph.epochs === undefined) === (ph.steps === undefined))
-      add(pp, "give exactly one of epochs or steps")
+    if ((ph.epochs === undefined) === (ph.steps === undefined)) add(pp, "give exactly one of epochs or steps")
     if (ph.epochs !== undefined && !(ph.epochs > 0)) add([...pp, "epochs"], `must be > 0, got ${ph.epochs}`)
     if (ph.steps !== undefined && !(Number.isInteger(ph.steps) && ph.steps > 0))
       add([...pp, "steps"], `must be a positive integer, got ${ph.steps}`)
@@ -376,7 +424,8 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
     const ep: Path = [...pp, "evaluate"]
     if (!(ev.every > 0)) add([...ep, "every"], `must be > 0, got ${ev.every}`)
     ev.splits.forEach((s, j) => {
-      if (s.limit !== undefined && !(s.limit > 0)) add([...ep, "splits", j, "limit"], `must be > 0, got ${s.limit}`)
+      if (s.limit !== undefined && !(s.limit > 0))
+        add([...ep, "splits", j, "limit"], `must be > 0, got ${s.limit}`)
       if (s.split === "validation" && p.data.validation === 0)
         add([...ep, "splits", j], "evaluates on the validation split, but data.validation is 0")
     })
@@ -391,13 +440,15 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
         const heads = m ? Model.heads(m) : undefined
         if (heads)
           t.heads.forEach((h, k) => {
-            if (!heads.includes(h)) add([...tp, "heads", k], `model "${t.model}" has no head "${h}" (heads: ${heads.join(", ")})`)
+            if (!heads.includes(h))
+              add([...tp, "heads", k], `model "${t.model}" has no head "${h}" (heads: ${heads.join(", ")})`)
           })
       }
       if (t._tag === "Ensemble" && t.models.length === 0) add(tp, "an ensemble needs models")
     })
     if (ev.metrics.includes("agreement")) {
-      if (ev.reference === undefined) add([...ep, "reference"], "the agreement metric needs a reference model")
+      if (ev.reference === undefined)
+        add([...ep, "reference"], "the agreement metric needs a reference model")
       else if (!known.has(ev.reference)) add([...ep, "reference"], `unknown model "${ev.reference}"`)
     }
   })

@@ -6,7 +6,7 @@
  * L = (1−α)·CE(s, y) + α·T²·KL(t ‖ s) against the frozen previous generation (pure KD with α = 1,
  * T = 1 as in the reference runs of `shared/METHODS.md`).
  */
-import { Loss, Model, Phase, Pipeline, Step } from "../dsl/index.js"
+import { Loss, type Model, Phase, Pipeline, Step } from "../dsl/index.js"
 import { adam, cnn } from "./common.js"
 
 export interface Options {

@@ -19,7 +19,12 @@ export const make = (o: Options = {}) => {
   const alpha = o.alpha ?? 0.1
   const T = o.temperature ?? 3
   const beta = o.beta ?? 1e-6
-  const net = resnet({ exits: [{ after: "block0", hidden: 32 }, { after: "block1", hidden: 32 }] })
+  const net = resnet({
+    exits: [
+      { after: "block0", hidden: 32 },
+      { after: "block1", hidden: 32 },
+    ],
+  })
   return Pipeline.make({
     name: "byot",
     description: "BYOT: 3 exits on a ResNet, deepest exit teaching the shallow ones (KL + feature hint)",
@@ -31,7 +36,11 @@ export const make = (o: Options = {}) => {
         name: "train",
         epochs: o.epochs ?? 3,
         step: Step.start.pipe(
-          Step.forward("net", { as: "o", heads: ["exit0", "exit1"], taps: ["pool", "exit0_features", "exit1_features"] }),
+          Step.forward("net", {
+            as: "o",
+            heads: ["exit0", "exit1"],
+            taps: ["pool", "exit0_features", "exit1_features"],
+          }),
           Step.loss(
             {
               deep: Loss.crossEntropy({ logits: "o" }),
@@ -43,7 +52,15 @@ export const make = (o: Options = {}) => {
               hint1: Loss.hint({ student: "o.exit1_features", teacher: Loss.detach("o.pool") }),
             },
             {
-              weights: { deep: 1, ce0: 1 - alpha, ce1: 1 - alpha, kl0: alpha, kl1: alpha, hint0: beta, hint1: beta },
+              weights: {
+                deep: 1,
+                ce0: 1 - alpha,
+                ce1: 1 - alpha,
+                kl0: alpha,
+                kl1: alpha,
+                hint0: beta,
+                hint1: beta,
+              },
             },
           ),
           Step.optimize("net", Optimizer.adam({ lr: 1e-3 })),

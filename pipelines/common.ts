@@ -18,7 +18,9 @@ export const cnn = (options: { readonly dropout?: number; readonly batchNorm?: b
 export const smallCnn = () => Model.cnn({ conv: [{ filters: 8 }, { filters: 16 }], dense: [32], classes: 10 })
 
 /** W4: stem conv3×3 stride 2 → 14×14×32, 4 residual blocks of two conv3×3×32, drop-path 0.1 … 0.3. */
-export const resnet = (options: { readonly exits?: ReadonlyArray<Model.Exit>; readonly batchNorm?: boolean } = {}) =>
+export const resnet = (
+  options: { readonly exits?: ReadonlyArray<Model.Exit>; readonly batchNorm?: boolean } = {},
+) =>
   Model.resnet({
     stem: { filters: 32, stride: 2 },
     blocks: [{ filters: 32 }, { filters: 32 }, { filters: 32 }, { filters: 32 }],

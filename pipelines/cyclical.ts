@@ -40,7 +40,10 @@ export const make = (o: Options = {}) => {
           Step.forward("teacher", { as: "t", mode: "frozen" }),
           Step.forward("student", { as: "s" }),
           Step.loss(
-            { ce: Loss.crossEntropy({ logits: "s" }), kd: Loss.kl({ teacher: "t", student: "s", temperature }) },
+            {
+              ce: Loss.crossEntropy({ logits: "s" }),
+              kd: Loss.kl({ teacher: "t", student: "s", temperature }),
+            },
             { weights: { ce: 0.1, kd: 0.9 } },
           ),
           Step.optimize("student", Optimizer.adamw({ lr: 1e-3, weightDecay, clipNorm })),

@@ -16,7 +16,16 @@ export interface Options {
 }
 
 export const student = () =>
-  Model.vit({ patch: 7, dim: 64, depth: 4, heads: 4, mlpRatio: 2, classes: 10, distillToken: true, dropPath: 0.1 })
+  Model.vit({
+    patch: 7,
+    dim: 64,
+    depth: 4,
+    heads: 4,
+    mlpRatio: 2,
+    classes: 10,
+    distillToken: true,
+    dropPath: 0.1,
+  })
 
 export const make = (o: Options = {}) => {
   const mode = o.distillation ?? "hard"

@@ -18,7 +18,14 @@ export const make = (o: Options = {}) => {
   const swaLr = o.swaLr ?? 0.01
   const lr =
     o.schedule === "cyclical"
-      ? Ramp.cyclical({ shape: "triangle", min: swaLr / 10, max: swaLr, period: 1, phase: 0.5, unit: "epoch" })
+      ? Ramp.cyclical({
+          shape: "triangle",
+          min: swaLr / 10,
+          max: swaLr,
+          period: 1,
+          phase: 0.5,
+          unit: "epoch",
+        })
       : swaLr
   return Pipeline.make({
     name: `swa-${o.schedule ?? "constant"}`,

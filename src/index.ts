@@ -31,19 +31,39 @@
  * @since 0.1.0
  */
 export * from "../dsl/index.js"
-export { Backend, availableBackends, describeBackend, formatBackend, type BackendService } from "./backend/Backend.js"
+export * as Augmentation from "./augment/index.js"
+export {
+  availableBackends,
+  Backend,
+  type BackendService,
+  describeBackend,
+  formatBackend,
+} from "./backend/Backend.js"
 export { ensureGradients } from "./backend/gradients.js"
 export { type KernelReport, kernelReport, registerWasmKernels } from "./backend/kernels/index.js"
-export * as Augmentation from "./augment/index.js"
+export { applyOverrides, loadPipeline } from "./cli/load.js"
 export * as Losses from "./compile/losses.js"
 export * as Optimizers from "./compile/optimizers.js"
-export { compile as compileStep, type CompiledStep, type StepContext, type StepResult } from "./compile/step.js"
-export { type ModelSlot, type TrainState } from "./compile/state.js"
+export type { ModelSlot, TrainState } from "./compile/state.js"
+export {
+  type CompiledStep,
+  compile as compileStep,
+  type StepContext,
+  type StepResult,
+} from "./compile/step.js"
 export * from "./data/index.js"
 export { BackendError, DataError, IoError, ShapeError, TrainingError, ValidationError } from "./errors.js"
 export * from "./metrics/index.js"
 export * as Models from "./models/index.js"
 export * from "./report/index.js"
 export * as Checkpoint from "./runtime/Checkpoint.js"
-export { Interrupted, layer as runLayer, type PhaseResult, type RunError, type RunOptions, type RunResult, run, runWith } from "./runtime/Run.js"
-export { applyOverrides, loadPipeline } from "./cli/load.js"
+export {
+  Interrupted,
+  layer as runLayer,
+  type PhaseResult,
+  type RunError,
+  type RunOptions,
+  type RunResult,
+  run,
+  runWith,
+} from "./runtime/Run.js"

@@ -36,7 +36,8 @@ export const loadPipeline = (
 ): Effect.Effect<Pipeline.Pipeline, ValidationError | IoError> =>
   Effect.gen(function* () {
     const path = resolve(file)
-    if (!existsSync(path)) return yield* Effect.fail(new IoError({ path, message: `no such pipeline file: ${file}` }))
+    if (!existsSync(path))
+      return yield* Effect.fail(new IoError({ path, message: `no such pipeline file: ${file}` }))
     const ext = extname(path).toLowerCase()
     let result: Result.Result<Pipeline.Pipeline, ValidationError>
     if (ext === ".json" || ext === ".yaml" || ext === ".yml") {
@@ -45,7 +46,8 @@ export const loadPipeline = (
         catch: (cause) => new IoError({ path, message: `cannot read ${file}: ${String(cause)}`, cause }),
       })
       result = ext === ".json" ? Codec.fromJson(text) : Codec.fromYaml(text)
-      if (Result.isFailure(result) || Object.keys(overrides).length === 0) return yield* Effect.fromResult(result)
+      if (Result.isFailure(result) || Object.keys(overrides).length === 0)
+        return yield* Effect.fromResult(result)
       return yield* Effect.fromResult(applyOverrides(result.success, overrides))
     }
     const mod = yield* Effect.tryPromise({
@@ -63,13 +65,17 @@ export const loadPipeline = (
           cause,
         }),
     })
-    const candidate = [mod.default, mod.pipeline, (mod.default as Record<string, unknown> | undefined)?.default].find(
-      isPipeline,
-    )
+    const candidate = [
+      mod.default,
+      mod.pipeline,
+      (mod.default as Record<string, unknown> | undefined)?.default,
+    ].find(isPipeline)
     if (!candidate)
       return yield* Effect.fail(
         new ValidationError({
-          issues: [{ path: "", message: `${file} exports no pipeline (export one as default or as "pipeline")` }],
+          issues: [
+            { path: "", message: `${file} exports no pipeline (export one as default or as "pipeline")` },
+          ],
         }),
       )
     return yield* Effect.fromResult(

@@ -14,13 +14,13 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as Model from "../../dsl/Model.js"
 import * as Pipeline from "../../dsl/Pipeline.js"
 import { Backend, describeBackend } from "../backend/Backend.js"
+import { IoError } from "../errors.js"
 import * as Models from "../models/index.js"
+import { Summary } from "../report/index.js"
 import * as Checkpoint from "../runtime/Checkpoint.js"
 import { Interrupted, type RunResult, run } from "../runtime/Run.js"
-import { Summary } from "../report/index.js"
-import { loadPipeline } from "./load.js"
-import { IoError } from "../errors.js"
 import { demo } from "./demo.js"
+import { loadPipeline } from "./load.js"
 
 const version = "0.1.0"
 
@@ -28,7 +28,10 @@ const backendFlag = Flag.String("backend").pipe(
   Flag.withDescription("auto | wasm | cpu | tensorflow | tensorflow-gpu | webgpu (default auto)"),
   Flag.withDefault("auto"),
 )
-const quietFlag = Flag.Boolean("quiet").pipe(Flag.withDescription("no console output"), Flag.withDefault(false))
+const quietFlag = Flag.Boolean("quiet").pipe(
+  Flag.withDescription("no console output"),
+  Flag.withDefault(false),
+)
 const noNativeFlag = Flag.Boolean("no-native").pipe(
   Flag.withDescription("do not use the native OpenBLAS kernels even when built"),
   Flag.withDefault(false),
@@ -62,16 +65,31 @@ const runCommand = Command.make(
       Argument.optional,
     ),
     backend: backendFlag,
-    dataDir: Flag.String("data-dir").pipe(Flag.withDescription("directory with Fashion-MNIST IDX files"), Flag.optional),
-    out: Flag.String("out").pipe(Flag.withDescription("parent of run directories (default runs)"), Flag.withDefault("runs")),
-    name: Flag.String("name").pipe(Flag.withDescription("run name (default: the pipeline's name)"), Flag.optional),
+    dataDir: Flag.String("data-dir").pipe(
+      Flag.withDescription("directory with Fashion-MNIST IDX files"),
+      Flag.optional,
+    ),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("parent of run directories (default runs)"),
+      Flag.withDefault("runs"),
+    ),
+    name: Flag.String("name").pipe(
+      Flag.withDescription("run name (default: the pipeline's name)"),
+      Flag.optional,
+    ),
     seed: Flag.Int("seed").pipe(Flag.withDescription("override the pipeline's seed"), Flag.optional),
     set: Flag.KeyValuePair("set").pipe(
       Flag.withDescription("override a field: --set phases[1].epochs=2 (repeatable)"),
       Flag.optional,
     ),
-    resume: Flag.String("resume").pipe(Flag.withDescription("continue the run in this directory"), Flag.optional),
-    maxSteps: Flag.Int("max-steps").pipe(Flag.withDescription("cap every phase at this many steps"), Flag.optional),
+    resume: Flag.String("resume").pipe(
+      Flag.withDescription("continue the run in this directory"),
+      Flag.optional,
+    ),
+    maxSteps: Flag.Int("max-steps").pipe(
+      Flag.withDescription("cap every phase at this many steps"),
+      Flag.optional,
+    ),
     checkpointEvery: Flag.Int("checkpoint-every").pipe(
       Flag.withDescription("write a checkpoint every N steps (default 500)"),
       Flag.optional,
@@ -86,9 +104,14 @@ const runCommand = Command.make(
   (o) =>
     Effect.gen(function* () {
       if (Option.isNone(o.pipeline) && Option.isNone(o.resume))
-        return yield* Effect.fail(new IoError({ path: "", message: "give a pipeline file, or --resume <run directory>" }))
+        return yield* Effect.fail(
+          new IoError({ path: "", message: "give a pipeline file, or --resume <run directory>" }),
+        )
       const pipeline = Option.isSome(o.pipeline)
-        ? yield* loadPipeline(o.pipeline.value, Option.getOrElse(o.set, () => ({})))
+        ? yield* loadPipeline(
+            o.pipeline.value,
+            Option.getOrElse(o.set, () => ({})),
+          )
         : // with --resume the pipeline comes from the checkpoint
           Pipeline.make({ name: "resume", models: {}, phases: [] })
       const sig = interruptSignal()
@@ -113,13 +136,23 @@ const runCommand = Command.make(
 const validateCommand = Command.make(
   "validate",
   {
-    pipeline: Argument.String("pipeline").pipe(Argument.withDescription("a pipeline file: .ts, .js, .json, .yaml")),
-    set: Flag.KeyValuePair("set").pipe(Flag.withDescription("override a field before validating"), Flag.optional),
+    pipeline: Argument.String("pipeline").pipe(
+      Argument.withDescription("a pipeline file: .ts, .js, .json, .yaml"),
+    ),
+    set: Flag.KeyValuePair("set").pipe(
+      Flag.withDescription("override a field before validating"),
+      Flag.optional,
+    ),
   },
   (o) =>
     Effect.gen(function* () {
-      const p = yield* loadPipeline(o.pipeline, Option.getOrElse(o.set, () => ({})))
-      yield* Console.log(`${o.pipeline}: valid pipeline "${p.name}" (${p.phases.length} phases, ${Object.keys(p.models).length} models)`)
+      const p = yield* loadPipeline(
+        o.pipeline,
+        Option.getOrElse(o.set, () => ({})),
+      )
+      yield* Console.log(
+        `${o.pipeline}: valid pipeline "${p.name}" (${p.phases.length} phases, ${Object.keys(p.models).length} models)`,
+      )
     }),
 ).pipe(Command.withDescription("check a pipeline and report every problem with its path"))
 
@@ -133,7 +166,9 @@ const parameterCounts = (p: Pipeline.Pipeline) =>
         continue
       }
       const built = yield* Models.build(m, { seed: 0 })
-      lines.push(`  ${name}: ${built.paramCount.toLocaleString("en")} parameters · taps ${Model.taps(m)?.join(", ")} · heads ${Model.heads(m)?.join(", ")}`)
+      lines.push(
+        `  ${name}: ${built.paramCount.toLocaleString("en")} parameters · taps ${Model.taps(m)?.join(", ")} · heads ${Model.heads(m)?.join(", ")}`,
+      )
       built.dispose()
     }
     return lines
@@ -142,7 +177,10 @@ const parameterCounts = (p: Pipeline.Pipeline) =>
 const describeCommand = Command.make(
   "describe",
   {
-    pipeline: Argument.String("pipeline").pipe(Argument.withDescription("a pipeline file"), Argument.optional),
+    pipeline: Argument.String("pipeline").pipe(
+      Argument.withDescription("a pipeline file"),
+      Argument.optional,
+    ),
     backend: backendFlag,
     showBackend: Flag.Boolean("show-backend").pipe(
       Flag.withDescription("also initialise the backend and say which kernels are active"),
@@ -161,15 +199,23 @@ const describeCommand = Command.make(
         yield* Console.log(`parameters:\n${counts.join("\n")}`)
       }
       if (o.showBackend || Option.isNone(o.pipeline)) {
-        const text = yield* Effect.provide(describeBackend, Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }))
+        const text = yield* Effect.provide(
+          describeBackend,
+          Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }),
+        )
         yield* Console.log(text)
       }
     }),
-).pipe(Command.withDescription("print a pipeline's stage graph, models and parameter counts (and the backend)"))
+).pipe(
+  Command.withDescription("print a pipeline's stage graph, models and parameter counts (and the backend)"),
+)
 
 const doctorCommand = Command.make("doctor", { backend: backendFlag, noNative: noNativeFlag }, (o) =>
   Effect.gen(function* () {
-    const text = yield* Effect.provide(describeBackend, Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }))
+    const text = yield* Effect.provide(
+      describeBackend,
+      Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }),
+    )
     yield* Console.log(text)
   }),
 ).pipe(Command.withDescription("say which backend and kernel path (native OpenBLAS or pure wasm) is active"))
@@ -179,7 +225,10 @@ const exportCommand = Command.make(
   {
     run: Argument.String("run").pipe(Argument.withDescription("a run directory (with checkpoint.bin)")),
     model: Flag.String("model").pipe(Flag.withDescription("which model of the run to export")),
-    out: Flag.String("out").pipe(Flag.withDescription("output directory (default <run>/export/<model>)"), Flag.optional),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("output directory (default <run>/export/<model>)"),
+      Flag.optional,
+    ),
   },
   (o) =>
     Effect.gen(function* () {
@@ -189,7 +238,10 @@ const exportCommand = Command.make(
       const desc = p.models[averages.get(o.model) ?? o.model]
       if (!desc)
         return yield* Effect.fail(
-          new IoError({ path: o.run, message: `the run has no model "${o.model}" (models: ${Pipeline.modelNames(p).join(", ")})` }),
+          new IoError({
+            path: o.run,
+            message: `the run has no model "${o.model}" (models: ${Pipeline.modelNames(p).join(", ")})`,
+          }),
         )
       const out = resolve(Option.getOrElse(o.out, () => join(o.run, "export", o.model)))
       yield* Effect.scoped(
@@ -216,7 +268,9 @@ const exportCommand = Command.make(
           Backend.layer({ kind: "cpu", kernels: false }),
         ),
       )
-      yield* Console.log(`exported ${o.model} to ${out}/model.json (TF.js LayersModel format: tf.loadLayersModel("file://…/model.json"))`)
+      yield* Console.log(
+        `exported ${o.model} to ${out}/model.json (TF.js LayersModel format: tf.loadLayersModel("file://…/model.json"))`,
+      )
     }),
 ).pipe(Command.withDescription("export a trained model of a run to the TF.js LayersModel format"))
 
@@ -225,7 +279,10 @@ const demoCommand = Command.make(
   {
     backend: backendFlag,
     out: Flag.String("out").pipe(Flag.withDefault("runs")),
-    quick: Flag.Boolean("quick").pipe(Flag.withDescription("a much shorter run, for a smoke test"), Flag.withDefault(false)),
+    quick: Flag.Boolean("quick").pipe(
+      Flag.withDescription("a much shorter run, for a smoke test"),
+      Flag.withDefault(false),
+    ),
     quiet: quietFlag,
     noNative: noNativeFlag,
   },
@@ -237,8 +294,17 @@ const demoCommand = Command.make(
 )
 
 const retort = Command.make("retort").pipe(
-  Command.withDescription("Retort: training runs — knowledge distillation above all — as typed, composable values"),
-  Command.withSubcommands([runCommand, validateCommand, describeCommand, exportCommand, doctorCommand, demoCommand]),
+  Command.withDescription(
+    "Retort: training runs — knowledge distillation above all — as typed, composable values",
+  ),
+  Command.withSubcommands([
+    runCommand,
+    validateCommand,
+    describeCommand,
+    exportCommand,
+    doctorCommand,
+    demoCommand,
+  ]),
 )
 
 /**
@@ -249,11 +315,15 @@ const retort = Command.make("retort").pipe(
  * @category running
  */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
-  const program = Command.runWith(retort, { version, renderErrors: false })(argv).pipe(Effect.provide(NodeServices.layer))
+  const program = Command.runWith(retort, { version, renderErrors: false })(argv).pipe(
+    Effect.provide(NodeServices.layer),
+  )
   const exit = await Effect.runPromiseExit(program as Effect.Effect<void, unknown>)
   if (Exit.isSuccess(exit)) return 0
   const failure = Cause.findErrorOption(exit.cause)
-  const error = Option.getOrUndefined(failure) as { _tag?: string; message?: string; hint?: string } | undefined
+  const error = Option.getOrUndefined(failure) as
+    | { _tag?: string; message?: string; hint?: string }
+    | undefined
   if (error instanceof Interrupted) {
     process.stderr.write(`${error.message}\n`)
     return 130
@@ -261,7 +331,8 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
   if (error && typeof error === "object" && "message" in error) {
     const tag = error._tag && !String(error.message).startsWith("invalid pipeline") ? `${error._tag}: ` : ""
     process.stderr.write(`retort: ${tag}${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`)
-  } else if (!Cause.hasInterruptsOnly(exit.cause)) process.stderr.write(`retort: ${Cause.pretty(exit.cause)}\n`)
+  } else if (!Cause.hasInterruptsOnly(exit.cause))
+    process.stderr.write(`retort: ${Cause.pretty(exit.cause)}\n`)
   return 1
 }
 

@@ -94,14 +94,19 @@ interface Env {
 
 type StageCompiler<S extends Step.Stage> = (stage: S, index: number, env: Env) => Exec
 
-const stageSeed = (seed: number, index: number, sample: number) => Rng.derive(seed, "stage", index, sample) >>> 0 || 1
+const stageSeed = (seed: number, index: number, sample: number) =>
+  Rng.derive(seed, "stage", index, sample) >>> 0 || 1
 
 const compileAugment: StageCompiler<Step.AugmentStage> = (stage, index) => (frame) => {
   const x = frame.board.get("x") as tf.Tensor4D
-  const out = Augmentation.apply(stage.augments, { x, y: frame.y }, {
-    clock: frame.ctx.clock,
-    seed: stageSeed(frame.ctx.seed, index, 0),
-  })
+  const out = Augmentation.apply(
+    stage.augments,
+    { x, y: frame.y },
+    {
+      clock: frame.ctx.clock,
+      seed: stageSeed(frame.ctx.seed, index, 0),
+    },
+  )
   frame.board.set("x", out.x)
   frame.y = out.y
   frame.board.set("y", out.y)
@@ -155,7 +160,8 @@ const compileLoss: StageCompiler<Step.LossStage> = (stage, index, env) => {
       },
       y: frame.y,
       hyper: frame.num,
-      projection: (term, inDim, outDim) => projection(env, `${env.phaseIndex}/${index}/${term}`, inDim, outDim),
+      projection: (term, inDim, outDim) =>
+        projection(env, `${env.phaseIndex}/${index}/${term}`, inDim, outDim),
     }
     let total: tf.Scalar | undefined
     for (const [k, term] of entries) {
@@ -183,7 +189,12 @@ const projection = (env: Env, key: string, inDim: number, outDim: number) => {
 }
 
 /** Names of everything trainable an optimise stage updates: model params and the projections of its hints. */
-const trainables = (env: Env, models: ReadonlyArray<string>, loss: Step.LossStage | undefined, lossIndex: number) => {
+const trainables = (
+  env: Env,
+  models: ReadonlyArray<string>,
+  loss: Step.LossStage | undefined,
+  lossIndex: number,
+) => {
   const out: Array<{ path: string; variable: tf.Variable }> = []
   for (const m of models)
     for (const [path, variable] of Object.entries(Models.Tree.flatten(env.slot(m).params)))
@@ -202,10 +213,12 @@ const trainables = (env: Env, models: ReadonlyArray<string>, loss: Step.LossStag
 const averageInto = (target: ModelSlot, source: ModelSlot, weightOfNew: number) => {
   const a = Models.Tree.flatten(target.params)
   const b = Models.Tree.flatten(source.params)
-  for (const [k, v] of Object.entries(a)) v.assign(tf.add(tf.mul(v, 1 - weightOfNew), tf.mul(b[k]!, weightOfNew)))
+  for (const [k, v] of Object.entries(a))
+    v.assign(tf.add(tf.mul(v, 1 - weightOfNew), tf.mul(b[k]!, weightOfNew)))
   const sa = Models.Tree.flatten(target.state)
   const sb = Models.Tree.flatten(source.state)
-  for (const [k, v] of Object.entries(sa)) v.assign(tf.add(tf.mul(v, 1 - weightOfNew), tf.mul(sb[k]!, weightOfNew)))
+  for (const [k, v] of Object.entries(sa))
+    v.assign(tf.add(tf.mul(v, 1 - weightOfNew), tf.mul(sb[k]!, weightOfNew)))
 }
 
 const compileEma: StageCompiler<Step.Ema> = (stage, _index, env) => (frame) => {
@@ -265,7 +278,12 @@ const compileStage = (stage: Step.Stage, index: number, env: Env): Exec =>
  * @since 0.1.0
  * @category compiling
  */
-export const compile = (phase: Phase.Phase, phaseIndex: number, state: TrainState, classes: number): CompiledStep => {
+export const compile = (
+  phase: Phase.Phase,
+  phaseIndex: number,
+  state: TrainState,
+  classes: number,
+): CompiledStep => {
   const env: Env = {
     state,
     phaseIndex,
@@ -326,7 +344,9 @@ export const compile = (phase: Phase.Phase, phaseIndex: number, state: TrainStat
   if (!closed) for (const exec of segment) ops.push({ kind: "exec", exec })
 
   const updates = ops.filter((o) => o.kind === "update")
-  const lossNames = stages.flatMap((s) => (s._tag === "Loss" ? [s.as, ...Object.keys(s.terms).map((k) => `${s.as}.${k}`)] : []))
+  const lossNames = stages.flatMap((s) =>
+    s._tag === "Loss" ? [s.as, ...Object.keys(s.terms).map((k) => `${s.as}.${k}`)] : [],
+  )
 
   const run = (batch: Batch, ctx: StepContext): StepResult => {
     // Tensors created inside a gradient computation are disposed when it returns; those the
@@ -341,7 +361,15 @@ export const compile = (phase: Phase.Phase, phaseIndex: number, state: TrainStat
     const result = tf.tidy(() => {
       const num = (n: Ramp.Num) => (typeof n === "number" ? n : Ramp.evaluate(n, ctx.clock))
       const y = tf.cast(tf.oneHot(tf.cast(batch.labels, "int32"), classes), "float32") as tf.Tensor2D
-      const frame: Frame = { board: new Map<string, tf.Tensor>([["x", batch.x], ["y", y]]), ctx, num, y }
+      const frame: Frame = {
+        board: new Map<string, tf.Tensor>([
+          ["x", batch.x],
+          ["y", y],
+        ]),
+        ctx,
+        num,
+        y,
+      }
       for (const op of ops) {
         if (op.kind === "exec") {
           op.exec(frame)
@@ -352,14 +380,21 @@ export const compile = (phase: Phase.Phase, phaseIndex: number, state: TrainStat
           keepBoard(frame.board)
           return frame.board.get(op.stage.loss) as tf.Scalar
         }
-        if (op.lossStage && hasProjection(op.lossStage) && !projectionsReady(env, op.lossStage, op.lossIndex)) {
+        if (
+          op.lossStage &&
+          hasProjection(op.lossStage) &&
+          !projectionsReady(env, op.lossStage, op.lossIndex)
+        ) {
           // First step: run the segment once outside the tape to create the learned projections.
           tf.tidy(() => {
             for (const exec of op.segment) exec(frame)
           })
         }
         const list = trainables(env, op.stage.models, op.lossStage, op.lossIndex)
-        const { value, grads } = tf.variableGrads(f, list.map((v) => v.variable))
+        const { value, grads } = tf.variableGrads(
+          f,
+          list.map((v) => v.variable),
+        )
         frame.board.set(op.stage.loss, value)
         const byPath: Record<string, tf.Tensor> = {}
         for (const v of list) {
@@ -397,11 +432,13 @@ export const compile = (phase: Phase.Phase, phaseIndex: number, state: TrainStat
       if (s._tag === "Loss") {
         for (const [k, w] of Object.entries(s.weights)) if (!Ramp.isConstant(w)) out[`w.${k}`] = num(w)
         for (const [k, t] of Object.entries(s.terms))
-          for (const [h, v] of Object.entries(Loss.hyperParameters(t))) if (!Ramp.isConstant(v)) out[`${k}.${h}`] = num(v)
+          for (const [h, v] of Object.entries(Loss.hyperParameters(t)))
+            if (!Ramp.isConstant(v)) out[`${k}.${h}`] = num(v)
       }
       if (s._tag === "Forward") {
         if (s.dropout !== undefined && !Ramp.isConstant(s.dropout)) out[`${s.model}.dropout`] = num(s.dropout)
-        if (s.channelDrop && !Ramp.isConstant(s.channelDrop.rate)) out[`${s.model}.channelDrop`] = num(s.channelDrop.rate)
+        if (s.channelDrop && !Ramp.isConstant(s.channelDrop.rate))
+          out[`${s.model}.channelDrop`] = num(s.channelDrop.rate)
       }
     })
     return out
@@ -414,5 +451,6 @@ const hasProjection = (stage: Step.LossStage) =>
 
 const projectionsReady = (env: Env, stage: Step.LossStage, index: number) =>
   Object.entries(stage.terms).every(
-    ([k, t]) => t._tag !== "Hint" || !t.projection || env.state.projections.has(`${env.phaseIndex}/${index}/${k}`),
+    ([k, t]) =>
+      t._tag !== "Hint" || !t.projection || env.state.projections.has(`${env.phaseIndex}/${index}/${k}`),
   )

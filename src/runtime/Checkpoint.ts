@@ -20,9 +20,9 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
+import type { TrainState } from "../compile/state.js"
 import { IoError } from "../errors.js"
 import * as Models from "../models/index.js"
-import type { TrainState } from "../compile/state.js"
 
 const MAGIC = "RETORT-CHECKPOINT-1\n"
 
@@ -52,10 +52,19 @@ export interface Header {
   readonly options: Readonly<Record<string, unknown>>
   readonly position: Position
   /** Results of phases already finished (for the final summary of a resumed run). */
-  readonly finished: ReadonlyArray<{ readonly phase: string; readonly metrics: Readonly<Record<string, number>> }>
+  readonly finished: ReadonlyArray<{
+    readonly phase: string
+    readonly metrics: Readonly<Record<string, number>>
+  }>
   readonly averages: Readonly<Record<string, number>>
-  readonly optimizers: Readonly<Record<string, { readonly step: number; readonly slots: Readonly<Record<string, number>> }>>
-  readonly tensors: ReadonlyArray<{ readonly key: string; readonly shape: ReadonlyArray<number>; readonly offset: number }>
+  readonly optimizers: Readonly<
+    Record<string, { readonly step: number; readonly slots: Readonly<Record<string, number>> }>
+  >
+  readonly tensors: ReadonlyArray<{
+    readonly key: string
+    readonly shape: ReadonlyArray<number>
+    readonly offset: number
+  }>
 }
 
 /**
@@ -66,7 +75,10 @@ export interface Header {
  */
 export interface Snapshot {
   readonly header: Header
-  readonly tensors: ReadonlyMap<string, { readonly shape: ReadonlyArray<number>; readonly values: Float32Array }>
+  readonly tensors: ReadonlyMap<
+    string,
+    { readonly shape: ReadonlyArray<number>; readonly values: Float32Array }
+  >
 }
 
 /**
@@ -85,8 +97,10 @@ export const capture = async (
   }
   const averages: Record<string, number> = {}
   for (const [name, slot] of state.models) {
-    for (const [p, v] of Object.entries(Models.Tree.flatten(slot.params))) await put(`model/${name}/params/${p}`, v)
-    for (const [p, v] of Object.entries(Models.Tree.flatten(slot.state))) await put(`model/${name}/state/${p}`, v)
+    for (const [p, v] of Object.entries(Models.Tree.flatten(slot.params)))
+      await put(`model/${name}/params/${p}`, v)
+    for (const [p, v] of Object.entries(Models.Tree.flatten(slot.state)))
+      await put(`model/${name}/state/${p}`, v)
     if (slot.average) averages[name] = slot.average.count
   }
   for (const [key, p] of state.projections) {
@@ -130,7 +144,8 @@ export const save = (path: string, snapshot: Snapshot): Effect.Effect<void, IoEr
         writeSync(fd, Buffer.from(MAGIC))
         writeSync(fd, len)
         writeSync(fd, header)
-        for (const [, t] of entries) writeSync(fd, new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength))
+        for (const [, t] of entries)
+          writeSync(fd, new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength))
         fsyncSync(fd)
       } finally {
         closeSync(fd)

@@ -27,14 +27,21 @@ import * as Pipeline from "../../dsl/Pipeline.js"
 import * as Ramp from "../../dsl/Ramp.js"
 import * as Augmentation from "../augment/index.js"
 import { Backend } from "../backend/Backend.js"
-import * as CompiledStep from "../compile/step.js"
 import * as State from "../compile/state.js"
+import * as CompiledStep from "../compile/step.js"
+import * as Batches from "../data/Batches.js"
 import { Data } from "../data/Data.js"
 import * as DataSpec from "../data/DataSpec.js"
 import * as Dataset from "../data/Dataset.js"
-import * as Batches from "../data/Batches.js"
 import * as Rng from "../data/Rng.js"
-import { type BackendError, DataError, IoError, type ShapeError, TrainingError, ValidationError } from "../errors.js"
+import {
+  type BackendError,
+  DataError,
+  IoError,
+  type ShapeError,
+  TrainingError,
+  ValidationError,
+} from "../errors.js"
 import { Metrics } from "../metrics/index.js"
 import * as Models from "../models/index.js"
 import * as Event from "../report/Event.js"
@@ -163,7 +170,9 @@ const resolveData = (
         return { dataset: yield* data.load(DataSpec.fashionMnist(fashion)) }
       case "fashion-or-mnist": {
         const loaded = yield* data.fashionOrMnist(fashion)
-        return loaded.note !== undefined ? { dataset: loaded.dataset, note: loaded.note } : { dataset: loaded.dataset }
+        return loaded.note !== undefined
+          ? { dataset: loaded.dataset, note: loaded.note }
+          : { dataset: loaded.dataset }
       }
       case "custom":
         return yield* Effect.fail(
@@ -186,7 +195,8 @@ const modelsOf = (pipeline: Pipeline.Pipeline, phase: Phase.Phase): ReadonlySet<
       out.add(s.as)
     }
   }
-  for (const t of phase.evaluate.targets) for (const m of t._tag === "Model" ? [t.model] : t.models) out.add(m)
+  for (const t of phase.evaluate.targets)
+    for (const m of t._tag === "Model" ? [t.model] : t.models) out.add(m)
   if (phase.evaluate.reference) out.add(phase.evaluate.reference)
   for (const m of Object.keys(phase.init)) out.add(m)
   const averages = new Map(Pipeline.averages(pipeline).map((a) => [a.as, a.model]))
@@ -239,7 +249,10 @@ const prepareModels = (
       if (init._tag === "Keep" && existing) continue
       if (init._tag === "Copy") continue
       if (existing) disposeSlot(existing)
-      state.models.set(m, yield* buildSlot(m, pipeline.models[m]!, Rng.derive(seed, "init", phaseIndex, m) >>> 0, options))
+      state.models.set(
+        m,
+        yield* buildSlot(m, pipeline.models[m]!, Rng.derive(seed, "init", phaseIndex, m) >>> 0, options),
+      )
     }
     for (const m of declared) {
       const init = phase.init[m]
@@ -249,12 +262,22 @@ const prepareModels = (
         // copying from a model that was never trained: build it fresh first
         state.models.set(
           init.from,
-          yield* buildSlot(init.from, pipeline.models[init.from]!, Rng.derive(seed, "init", phaseIndex, init.from) >>> 0, options),
+          yield* buildSlot(
+            init.from,
+            pipeline.models[init.from]!,
+            Rng.derive(seed, "init", phaseIndex, init.from) >>> 0,
+            options,
+          ),
         )
       }
       let target = state.models.get(m)
       if (!target) {
-        target = yield* buildSlot(m, pipeline.models[m]!, Rng.derive(seed, "init", phaseIndex, m) >>> 0, options)
+        target = yield* buildSlot(
+          m,
+          pipeline.models[m]!,
+          Rng.derive(seed, "init", phaseIndex, m) >>> 0,
+          options,
+        )
         state.models.set(m, target)
       }
       Models.Tree.assign(target.params, state.models.get(init.from)!.params)
@@ -342,9 +365,18 @@ const evaluate = (
         }
       }
     for (const split of ev.splits) {
-      const data = split.split === "test" ? dataset.test : split.split === "validation" ? dataset.validation : dataset.train
+      const data =
+        split.split === "test"
+          ? dataset.test
+          : split.split === "validation"
+            ? dataset.validation
+            : dataset.train
       if (!data || data.n === 0) continue
-      const n = Math.min(data.n, split.limit ?? Number.POSITIVE_INFINITY, options.evalLimit ?? Number.POSITIVE_INFINITY)
+      const n = Math.min(
+        data.n,
+        split.limit ?? Number.POSITIVE_INFINITY,
+        options.evalLimit ?? Number.POSITIVE_INFINITY,
+      )
       const classes = dataset.classes
       const accs = ev.targets.map(() => new Metrics.Accumulator(classes))
       const agree = ev.targets.map(() => ({ same: 0, n: 0 }))
@@ -354,7 +386,8 @@ const evaluate = (
         const labels = data.y.subarray(i, i + k)
         const results = tf.tidy(() => {
           let x = tf.tensor4d(data.x.subarray(i * size, (i + k) * size), [k, h, w, c])
-          if (split.corruption) x = Augmentation.corrupt(split.corruption, x, Rng.derive(seed, "corrupt", i) >>> 0 || 1)
+          if (split.corruption)
+            x = Augmentation.corrupt(split.corruption, x, Rng.derive(seed, "corrupt", i) >>> 0 || 1)
           const cache = new Map<string, Models.Forward>()
           const fwd = (m: string) => {
             let f = cache.get(m)
@@ -367,20 +400,32 @@ const evaluate = (
           }
           const logitsOf = (t: Phase.EvalTarget): tf.Tensor2D => {
             if (t._tag === "Ensemble")
-              return tf.log(tf.add(tf.div(tf.addN(t.models.map((m) => tf.softmax(fwd(m).logits))), t.models.length), 1e-12)) as tf.Tensor2D
+              return tf.log(
+                tf.add(
+                  tf.div(tf.addN(t.models.map((m) => tf.softmax(fwd(m).logits))), t.models.length),
+                  1e-12,
+                ),
+              ) as tf.Tensor2D
             if (t.heads.length === 0) return fwd(t.model).logits
             const f = fwd(t.model)
             const probs = t.heads.map((hd) => tf.softmax(hd === "logits" ? f.logits : f.heads[hd]!))
             return tf.log(tf.add(tf.div(tf.addN(probs), probs.length), 1e-12)) as tf.Tensor2D
           }
           const targets = ev.targets.map(logitsOf)
-          const ref = ev.reference && ev.metrics.includes("agreement") ? tf.argMax(fwd(ev.reference).logits, 1) : undefined
+          const ref =
+            ev.reference && ev.metrics.includes("agreement")
+              ? tf.argMax(fwd(ev.reference).logits, 1)
+              : undefined
           const heads = ev.targets.map((t) =>
-            ev.metrics.includes("exits") && t._tag === "Model" ? fwd(t.model).heads : ({} as Record<string, tf.Tensor2D>),
+            ev.metrics.includes("exits") && t._tag === "Model"
+              ? fwd(t.model).heads
+              : ({} as Record<string, tf.Tensor2D>),
           )
           return {
             targets: targets.map((t) => tf.keep(t)),
-            agreement: ref ? targets.map((t) => tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(t, 1), ref), "int32")))) : undefined,
+            agreement: ref
+              ? targets.map((t) => tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(t, 1), ref), "int32"))))
+              : undefined,
             exits: heads.map((hs) =>
               Object.fromEntries(Object.entries(hs).map(([name, t]) => [name, tf.keep(tf.argMax(t, 1))])),
             ),
@@ -413,8 +458,10 @@ const evaluate = (
         if (ev.metrics.includes("accuracy")) metrics[`${name}/accuracy`] = r.accuracy
         if (ev.metrics.includes("nll")) metrics[`${name}/nll`] = r.nll
         if (ev.metrics.includes("ece")) metrics[`${name}/ece`] = r.ece
-        if (ev.metrics.includes("agreement") && agree[j]!.n > 0) metrics[`${name}/agreement`] = agree[j]!.same / agree[j]!.n
-        for (const [head, e] of Object.entries(exits[j]!)) metrics[`${name}/${head}/accuracy`] = e.correct / e.n
+        if (ev.metrics.includes("agreement") && agree[j]!.n > 0)
+          metrics[`${name}/agreement`] = agree[j]!.same / agree[j]!.n
+        for (const [head, e] of Object.entries(exits[j]!))
+          metrics[`${name}/${head}/accuracy`] = e.correct / e.n
       })
       out[metricKey(split)] = metrics
     }
@@ -423,7 +470,8 @@ const evaluate = (
 
 const flattenMetrics = (m: Record<string, Record<string, number>>) => {
   const out: Record<string, number> = {}
-  for (const [split, values] of Object.entries(m)) for (const [k, v] of Object.entries(values)) out[`${split}/${k}`] = v
+  for (const [split, values] of Object.entries(m))
+    for (const [k, v] of Object.entries(values)) out[`${split}/${k}`] = v
   return out
 }
 
@@ -473,7 +521,12 @@ export const runWith = (
       if (k !== undefined && k !== dataset.classes)
         return yield* Effect.fail(
           new ValidationError({
-            issues: [{ path: `models.${name}.classes`, message: `the model has ${k} classes but ${dataset.name} has ${dataset.classes}` }],
+            issues: [
+              {
+                path: `models.${name}.classes`,
+                message: `the model has ${k} classes but ${dataset.name} has ${dataset.classes}`,
+              },
+            ],
           }),
         )
       if (shape !== undefined && shape.join("x") !== dataset.shape.join("x"))
@@ -493,7 +546,8 @@ export const runWith = (
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         for (const slot of state.models.values()) disposeSlot(slot)
-        for (const o of state.optimizers.values()) for (const list of Object.values(o.slots)) for (const v of list) v.dispose()
+        for (const o of state.optimizers.values())
+          for (const list of Object.values(o.slots)) for (const v of list) v.dispose()
         for (const p of state.projections.values()) {
           p.kernel.dispose()
           p.bias.dispose()
@@ -512,13 +566,18 @@ export const runWith = (
       }),
     )
     if (note) yield* emit(Event.note({ level: "info", message: note }))
-    if (snapshot) yield* emit(Event.note({ level: "info", message: `resuming from ${ckptPath} at phase ${snapshot.header.position.phase + 1}, step ${snapshot.header.position.step}` }))
+    if (snapshot)
+      yield* emit(
+        Event.note({
+          level: "info",
+          message: `resuming from ${ckptPath} at phase ${snapshot.header.position.phase + 1}, step ${snapshot.header.position.step}`,
+        }),
+      )
 
     const finished: Array<PhaseResult> = [...(snapshot?.header.finished ?? [])]
     const start = snapshot?.header.position ?? { phase: 0, epoch: 0, batchIndex: 0, step: 0 }
     let totalSteps = 0
     const [h, w, c] = dataset.shape
-    const size = h * w * c
 
     const writeCheckpoint = (position: Checkpoint.Position, done = position.step) =>
       Effect.gen(function* () {
@@ -540,13 +599,17 @@ export const runWith = (
       const resumingHere = snapshot !== undefined && pi === start.phase
       // On resume, build the models the run had built so far, then overwrite them from the checkpoint.
       if (resumingHere) {
-        for (let pj = 0; pj <= pi; pj++) yield* prepareModels(pipeline, pipeline.phases[pj]!, pj, state, seed, options)
+        for (let pj = 0; pj <= pi; pj++)
+          yield* prepareModels(pipeline, pipeline.phases[pj]!, pj, state, seed, options)
         yield* prepareProjections(pipeline, pi, state, dataset, snapshot!)
         Checkpoint.restore(state, snapshot!)
       } else yield* prepareModels(pipeline, phase, pi, state, seed, options)
 
       const compiled = CompiledStep.compile(phase, pi, state, dataset.classes)
-      const train = phase.data.limit !== undefined ? yield* Dataset.subset(dataset.train, Math.min(phase.data.limit, dataset.train.n)) : dataset.train
+      const train =
+        phase.data.limit !== undefined
+          ? yield* Dataset.subset(dataset.train, Math.min(phase.data.limit, dataset.train.n))
+          : dataset.train
       const plan = planPhase(phase, train.n, options.maxSteps)
       yield* emit(
         Event.phaseStarted({
@@ -593,7 +656,8 @@ export const runWith = (
           windowImages += k
           if (wantMetrics) {
             const values: Record<string, number> = {}
-            for (const [name, t] of Object.entries(result.losses)) values[name] = yield* Effect.promise(() => backend.readScalar(t))
+            for (const [name, t] of Object.entries(result.losses))
+              values[name] = yield* Effect.promise(() => backend.readScalar(t))
             for (const t of new Set(Object.values(result.losses))) t.dispose()
             const loss = values.loss ?? Object.values(values)[0] ?? Number.NaN
             if (!Number.isFinite(loss))
@@ -627,19 +691,28 @@ export const runWith = (
           if (options.signal?.aborted) {
             yield* writeCheckpoint(position())
             return yield* Effect.fail(
-              new Interrupted({ message: `interrupted at phase "${phase.name}", step ${step}; resume with --resume ${dir}`, checkpoint: ckptPath }),
+              new Interrupted({
+                message: `interrupted at phase "${phase.name}", step ${step}; resume with --resume ${dir}`,
+                checkpoint: ckptPath,
+              }),
             )
           }
           if (options.stopAfter !== undefined && totalSteps >= options.stopAfter) {
             yield* writeCheckpoint(position())
             return yield* Effect.fail(
-              new Interrupted({ message: `stopped after ${totalSteps} steps (stopAfter)`, checkpoint: ckptPath }),
+              new Interrupted({
+                message: `stopped after ${totalSteps} steps (stopAfter)`,
+                checkpoint: ckptPath,
+              }),
             )
           }
           if (ckptEvery > 0 && step % ckptEvery === 0 && !isLast) yield* writeCheckpoint(position())
         }
         const epochsDone = e + 1
-        if (epochsDone % Math.max(1, Math.round(phase.evaluate.every)) === 0 || epochsDone === plan.perEpoch.length) {
+        if (
+          epochsDone % Math.max(1, Math.round(phase.evaluate.every)) === 0 ||
+          epochsDone === plan.perEpoch.length
+        ) {
           lastEval = yield* evaluate(phase, state, dataset, options, seed)
           for (const [split, metrics] of Object.entries(lastEval))
             yield* emit(Event.evalResult({ phase: phase.name, split, epoch: epochsDone, step, metrics }))
@@ -648,11 +721,19 @@ export const runWith = (
       if (!lastEval) lastEval = yield* evaluate(phase, state, dataset, options, seed)
       const metrics = flattenMetrics(lastEval)
       finished.push({ phase: phase.name, metrics })
-      yield* emit(Event.phaseFinished({ phase: phase.name, seconds: (performance.now() - phaseStarted) / 1000, metrics }))
+      yield* emit(
+        Event.phaseFinished({
+          phase: phase.name,
+          seconds: (performance.now() - phaseStarted) / 1000,
+          metrics,
+        }),
+      )
       yield* writeCheckpoint({ phase: pi + 1, epoch: 0, batchIndex: 0, step: 0 }, step)
     }
     const seconds = (performance.now() - started) / 1000
-    yield* emit(Event.runFinished({ seconds, summary: finished.map((f) => ({ phase: f.phase, metrics: f.metrics })) }))
+    yield* emit(
+      Event.runFinished({ seconds, summary: finished.map((f) => ({ phase: f.phase, metrics: f.metrics })) }),
+    )
     return { dir, backend: backend.name, phases: finished, seconds, state, dataset }
   })
 
@@ -693,7 +774,10 @@ export const layer = (
     }),
     Data.layer,
     options.reporter ??
-      Reporter.auto({ ...(options.dir !== undefined ? { dir: options.dir } : {}), quiet: options.quiet ?? false }),
+      Reporter.auto({
+        ...(options.dir !== undefined ? { dir: options.dir } : {}),
+        quiet: options.quiet ?? false,
+      }),
   )
 
 /**
@@ -712,9 +796,12 @@ export const layer = (
  * @since 0.1.0
  * @category running
  */
-export const run = (pipeline: Pipeline.Pipeline, options: RunOptions = {}): Effect.Effect<Omit<RunResult, "state">, RunError> => {
+export const run = (
+  pipeline: Pipeline.Pipeline,
+  options: RunOptions = {},
+): Effect.Effect<Omit<RunResult, "state">, RunError> => {
   const dir = resolve(options.resume ?? join(options.outDir ?? "runs", options.name ?? pipeline.name))
-  return Effect.scoped(
-    Effect.map(runWith(pipeline, options), ({ state: _state, ...rest }) => rest),
-  ).pipe(Effect.provide(layer({ ...options, dir })))
+  return Effect.scoped(Effect.map(runWith(pipeline, options), ({ state: _state, ...rest }) => rest)).pipe(
+    Effect.provide(layer({ ...options, dir })),
+  )
 }

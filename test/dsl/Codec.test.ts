@@ -33,8 +33,9 @@ describe("recipes", () => {
 })
 
 describe("malformed input", () => {
-  const issues = (r: Result.Result<unknown, { readonly issues: ReadonlyArray<{ path: string; message: string }> }>) =>
-    Result.isFailure(r) ? r.failure.issues : []
+  const issues = (
+    r: Result.Result<unknown, { readonly issues: ReadonlyArray<{ path: string; message: string }> }>,
+  ) => (Result.isFailure(r) ? r.failure.issues : [])
 
   it("reports malformed JSON with its position", () => {
     const is = issues(Codec.fromJson('{\n  "_tag": "Pipeline",\n  oops\n}'))

@@ -9,26 +9,38 @@ fc.configureGlobal({ seed: 424242, numRuns: 150 })
 const name = fc.constantFrom("a", "b", "c", "t", "s", "x", "y")
 const model = fc.constantFrom("m1", "m2", "m3")
 const stage: fc.Arbitrary<Step.Stage> = fc.oneof(
-  fc.record({ model, as: fc.array(name, { minLength: 1, maxLength: 2 }), input: name, frozen: fc.boolean() }).map(
+  fc
+    .record({ model, as: fc.array(name, { minLength: 1, maxLength: 2 }), input: name, frozen: fc.boolean() })
+    .map(
+      (r): Step.Stage => ({
+        _tag: "Forward",
+        model: r.model,
+        as: r.as,
+        mode: r.frozen ? "frozen" : "train",
+        input: r.input,
+        taps: [],
+        heads: [],
+      }),
+    ),
+  fc.record({ t: name, s: name, as: fc.constantFrom("loss", "l2") }).map(
     (r): Step.Stage => ({
-      _tag: "Forward",
-      model: r.model,
+      _tag: "Loss",
+      terms: { kd: Loss.kl({ teacher: r.t, student: r.s }) },
+      weights: { kd: 1 },
       as: r.as,
-      mode: r.frozen ? "frozen" : "train",
-      input: r.input,
-      taps: [],
-      heads: [],
     }),
   ),
-  fc.record({ t: name, s: name, as: fc.constantFrom("loss", "l2") }).map(
-    (r): Step.Stage => ({ _tag: "Loss", terms: { kd: Loss.kl({ teacher: r.t, student: r.s }) }, weights: { kd: 1 }, as: r.as }),
-  ),
   fc.record({ m: model, loss: fc.constantFrom("loss", "l2") }).map(
-    (r): Step.Stage => ({ _tag: "Optimize", models: [r.m], optimizer: Optimizer.adam({ lr: 1e-3 }), loss: r.loss }),
+    (r): Step.Stage => ({
+      _tag: "Optimize",
+      models: [r.m],
+      optimizer: Optimizer.adam({ lr: 1e-3 }),
+      loss: r.loss,
+    }),
   ),
-  fc.record({ m: model, as: fc.constantFrom("avg1", "m3") }).map(
-    (r): Step.Stage => ({ _tag: "Ema", model: r.m, as: r.as, decay: 0.99, every: 1 }),
-  ),
+  fc
+    .record({ m: model, as: fc.constantFrom("avg1", "m3") })
+    .map((r): Step.Stage => ({ _tag: "Ema", model: r.m, as: r.as, decay: 0.99, every: 1 })),
   fc.constant<Step.Stage>({ _tag: "Augment", augments: [Augment.flipX()] }),
 )
 const step = fc.array(stage, { maxLength: 6 }).map((stages) => Step.make(stages))
@@ -118,7 +130,10 @@ describe("Codec laws", () => {
     const arb = Arbitrary.schema(plain).pipe(
       Arbitrary.map(
         (p): Pipeline.Pipeline =>
-          ({ ...p, phases: p.phases.map((ph) => ({ ...ph, step: Step.make(ph.step.stages) })) }) as Pipeline.Pipeline,
+          ({
+            ...p,
+            phases: p.phases.map((ph) => ({ ...ph, step: Step.make(ph.step.stages) })),
+          }) as Pipeline.Pipeline,
       ),
     )
     const encode = Schema.encodeSync(Pipeline.schema)
@@ -138,8 +153,14 @@ describe("Codec laws", () => {
 
   it("valid pipelines round-trip through Codec.toJson / fromJson to equal values", () => {
     const arbPipeline = fc
-      .record({ seed: fc.integer({ min: 0, max: 1000 }), T: fc.double({ min: 0.5, max: 10, noNaN: true }), alpha: fc.double({ min: 0, max: 1, noNaN: true }) })
-      .map(async ({ seed, T, alpha }) => (await import("../../pipelines/kd.js")).make({ seed, temperature: T, alpha }))
+      .record({
+        seed: fc.integer({ min: 0, max: 1000 }),
+        T: fc.double({ min: 0.5, max: 10, noNaN: true }),
+        alpha: fc.double({ min: 0, max: 1, noNaN: true }),
+      })
+      .map(async ({ seed, T, alpha }) =>
+        (await import("../../pipelines/kd.js")).make({ seed, temperature: T, alpha }),
+      )
     return fc.assert(
       fc.asyncProperty(arbPipeline, async (pp) => {
         const p = await pp

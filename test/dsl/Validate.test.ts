@@ -11,7 +11,11 @@ const problems = (p: Pipeline.Pipeline) => {
   const r = Codec.validate(p)
   return Result.isFailure(r) ? r.failure.issues : []
 }
-const one = (models: Record<string, Model.Model>, step: Step.Any, extra: Partial<Parameters<typeof Phase.make>[0]> = {}) =>
+const one = (
+  models: Record<string, Model.Model>,
+  step: Step.Any,
+  extra: Partial<Parameters<typeof Phase.make>[0]> = {},
+) =>
   Pipeline.make({
     name: "t",
     models,
@@ -31,9 +35,18 @@ describe("Validate", () => {
         ),
       ),
     )
-    expect(is).toContainEqual({ path: "phases[0].step.stages[0].model", message: expect.stringMatching(/unknown model "teacher"/) })
-    expect(is).toContainEqual({ path: "phases[0].step.stages[1].taps[0]", message: expect.stringMatching(/no tap "block9".*hidden0/) })
-    expect(is).toContainEqual({ path: "phases[0].step.stages[1].heads[0]", message: expect.stringMatching(/no head "dist"/) })
+    expect(is).toContainEqual({
+      path: "phases[0].step.stages[0].model",
+      message: expect.stringMatching(/unknown model "teacher"/),
+    })
+    expect(is).toContainEqual({
+      path: "phases[0].step.stages[1].taps[0]",
+      message: expect.stringMatching(/no tap "block9".*hidden0/),
+    })
+    expect(is).toContainEqual({
+      path: "phases[0].step.stages[1].heads[0]",
+      message: expect.stringMatching(/no head "dist"/),
+    })
   })
 
   it("reading an unwritten name (a JSON pipeline cannot rely on the type checker)", () => {
@@ -69,7 +82,10 @@ describe("Validate", () => {
       ),
     )
     expect(is).toEqual([
-      { path: "phases[0].step.stages[3].models[1]", message: expect.stringMatching(/optimising a frozen model: "teacher"/) },
+      {
+        path: "phases[0].step.stages[3].models[1]",
+        message: expect.stringMatching(/optimising a frozen model: "teacher"/),
+      },
     ])
   })
 

@@ -5,9 +5,9 @@ import { join } from "node:path"
 import { Result } from "effect"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 import { Codec, Loss, Model, Optimizer, Phase, Pipeline, Step } from "../../../dsl/index.js"
+import { recipes } from "../../../pipelines/index.js"
 import { applyOverrides } from "../../../src/cli/load.js"
 import { main } from "../../../src/cli/main.js"
-import { recipes } from "../../../pipelines/index.js"
 
 const tmp = () => mkdtempSync(join(tmpdir(), "retort-cli-"))
 
@@ -87,7 +87,9 @@ describe("retort CLI", () => {
   })
 
   it("--set overrides fields by path, and reports a path that does not exist", () => {
-    const p = Result.getOrThrow(applyOverrides(recipes.kd!, { "phases[1].epochs": "2", seed: "9", "phases.0.name": "t" }))
+    const p = Result.getOrThrow(
+      applyOverrides(recipes.kd!, { "phases[1].epochs": "2", seed: "9", "phases.0.name": "t" }),
+    )
     expect(p.phases[1]!.epochs).toBe(2)
     expect(p.seed).toBe(9)
     expect(p.phases[0]!.name).toBe("t")
@@ -111,13 +113,27 @@ describe("retort CLI", () => {
   it("run, then export the trained model to a LayersModel", async () => {
     const dir = tmp()
     writeFileSync(join(dir, "tiny.json"), Codec.toJson(tiny()))
-    const code = await main(["run", join(dir, "tiny.json"), "--backend", "cpu", "--out", join(dir, "runs"), "--quiet", "--set", "phases[0].steps=6"])
+    const code = await main([
+      "run",
+      join(dir, "tiny.json"),
+      "--backend",
+      "cpu",
+      "--out",
+      join(dir, "runs"),
+      "--quiet",
+      "--set",
+      "phases[0].steps=6",
+    ])
     expect(err).toBe("")
     expect(code).toBe(0)
     expect(out).toMatch(/test\/net\/accuracy/)
     const run = join(dir, "runs", "tiny")
-    for (const f of ["checkpoint.bin", "events.jsonl", "pipeline.json"]) expect(existsSync(join(run, f))).toBe(true)
-    const events = readFileSync(join(run, "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    for (const f of ["checkpoint.bin", "events.jsonl", "pipeline.json"])
+      expect(existsSync(join(run, f))).toBe(true)
+    const events = readFileSync(join(run, "events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
     expect(events.find((e) => e._tag === "PhaseStarted").steps).toBe(6)
     expect(await main(["export", run, "--model", "net"])).toBe(0)
     expect(existsSync(join(run, "export", "net", "model.json"))).toBe(true)
@@ -134,4 +150,3 @@ describe("the bin", () => {
     expect(r.stdout).toMatch(/validate/)
   })
 })
-

@@ -5,13 +5,13 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Cause, Effect, Exit, Option } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { Loss, Model, Optimizer, Phase, Pipeline, Ramp, Step } from "../../../dsl/index.js"
-import * as CompiledStep from "../../../src/compile/step.js"
 import * as State from "../../../src/compile/state.js"
+import * as CompiledStep from "../../../src/compile/step.js"
 import * as Models from "../../../src/models/index.js"
 import type * as Event from "../../../src/report/Event.js"
 import { Reporter } from "../../../src/report/Reporter.js"
 import * as Checkpoint from "../../../src/runtime/Checkpoint.js"
-import { Interrupted, run, type RunOptions } from "../../../src/runtime/Run.js"
+import { Interrupted, type RunOptions, run } from "../../../src/runtime/Run.js"
 import { synthetic } from "../../support/data.js"
 
 const data = synthetic({ train: 256, test: 128 })
@@ -45,19 +45,33 @@ const kdPipeline = (o: { seed?: number; steps?: number; lr?: Ramp.Num } = {}) =>
           Step.forward("teacher", { as: "t", mode: "frozen" }),
           Step.forward("student", { as: "s" }),
           Step.loss(
-            { ce: Loss.crossEntropy({ logits: "s" }), kd: Loss.kl({ teacher: "t", student: "s", temperature: 4 }) },
+            {
+              ce: Loss.crossEntropy({ logits: "s" }),
+              kd: Loss.kl({ teacher: "t", student: "s", temperature: 4 }),
+            },
             { weights: { ce: 0.1, kd: 0.9 } },
           ),
           Step.optimize("student", Optimizer.adam({ lr: o.lr ?? 3e-3 })),
         ),
-        evaluate: Phase.evaluate({ models: ["student"], metrics: ["accuracy", "agreement"], reference: "teacher" }),
+        evaluate: Phase.evaluate({
+          models: ["student"],
+          metrics: ["accuracy", "agreement"],
+          reference: "teacher",
+        }),
       }),
     ],
   })
 
 const go = (p: Pipeline.Pipeline, options: RunOptions = {}, events: Array<Event.Event> = []) =>
   Effect.runPromiseExit(
-    run(p, { backend: "cpu", data, outDir: tmp(), reporter: Reporter.memory(events), checkpointEvery: 0, ...options }),
+    run(p, {
+      backend: "cpu",
+      data,
+      outDir: tmp(),
+      reporter: Reporter.memory(events),
+      checkpointEvery: 0,
+      ...options,
+    }),
   )
 
 const failure = <A, E>(exit: Exit.Exit<A, E>) =>
@@ -75,9 +89,19 @@ describe("run (cpu backend)", () => {
     expect(r.phases[1]!.metrics["test/student/accuracy"]).toBeGreaterThan(0.3)
     expect(r.phases[1]!.metrics["test/student/agreement"]).toBeGreaterThan(0.3)
     const tags = new Set(events.map((e) => e._tag))
-    for (const t of ["RunStarted", "PhaseStarted", "StepMetrics", "EvalResult", "PhaseFinished", "Checkpointed", "RunFinished"])
+    for (const t of [
+      "RunStarted",
+      "PhaseStarted",
+      "StepMetrics",
+      "EvalResult",
+      "PhaseFinished",
+      "Checkpointed",
+      "RunFinished",
+    ])
       expect(tags).toContain(t)
-    const steps = events.filter((e): e is Event.StepMetrics => e._tag === "StepMetrics" && e.phase === "teacher")
+    const steps = events.filter(
+      (e): e is Event.StepMetrics => e._tag === "StepMetrics" && e.phase === "teacher",
+    )
     expect(steps.at(-1)!.loss).toBeLessThan(steps[0]!.loss)
     expect(existsSync(join(r.dir, "events.jsonl"))).toBe(false) // memory reporter replaces the JSONL one
     expect(existsSync(join(r.dir, "checkpoint.bin"))).toBe(true)
@@ -114,7 +138,10 @@ describe("run (cpu backend)", () => {
     const keys = [...a.tensors.keys()].filter((t) => t.startsWith("model/") || t.startsWith("optimizer/"))
     expect(keys.length).toBeGreaterThan(10)
     expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort())
-    for (const key of keys) expect(Buffer.from(b.tensors.get(key)!.values.buffer)).toEqual(Buffer.from(a.tensors.get(key)!.values.buffer))
+    for (const key of keys)
+      expect(Buffer.from(b.tensors.get(key)!.values.buffer)).toEqual(
+        Buffer.from(a.tensors.get(key)!.values.buffer),
+      )
   })
 
   it("an aborted signal writes a checkpoint and fails with Interrupted", async () => {
@@ -128,7 +155,18 @@ describe("run (cpu backend)", () => {
   })
 
   it("a NaN loss stops the run with a clear error naming the last good checkpoint", async () => {
-    const p = kdPipeline({ steps: 40, lr: Ramp.piecewise({ points: [[0, 1e-3], [0.5, 1e-3], [0.5001, 1e30]], unit: "progress", interpolate: "hold" }) })
+    const p = kdPipeline({
+      steps: 40,
+      lr: Ramp.piecewise({
+        points: [
+          [0, 1e-3],
+          [0.5, 1e-3],
+          [0.5001, 1e30],
+        ],
+        unit: "progress",
+        interpolate: "hold",
+      }),
+    })
     const out = tmp()
     const exit = await go(p, { outDir: out, logEvery: 1, checkpointEvery: 10 })
     const e = failure(exit) as { _tag: string; message: string; checkpoint?: string }
@@ -143,22 +181,36 @@ describe("errors before training", () => {
   const noSteps = (events: Array<Event.Event>) => events.filter((e) => e._tag === "StepMetrics").length
   it("an unknown backend", async () => {
     const events: Array<Event.Event> = []
-    const e = failure(await go(kdPipeline(), { backend: "quantum" }, events)) as { _tag: string; message: string }
+    const e = failure(await go(kdPipeline(), { backend: "quantum" }, events)) as {
+      _tag: string
+      message: string
+    }
     expect(e._tag).toBe("BackendError")
     expect(e.message).toMatch(/wasm/)
     expect(noSteps(events)).toBe(0)
   })
   it("custom data that was not given", async () => {
     const events: Array<Event.Event> = []
-    const exit = await Effect.runPromiseExit(run(kdPipeline(), { backend: "cpu", outDir: tmp(), reporter: Reporter.memory(events) }))
+    const exit = await Effect.runPromiseExit(
+      run(kdPipeline(), { backend: "cpu", outDir: tmp(), reporter: Reporter.memory(events) }),
+    )
     const e = failure(exit) as { _tag: string; message: string; hint?: string }
     expect(e._tag).toBe("DataError")
     expect(e.hint).toMatch(/data/)
     expect(noSteps(events)).toBe(0)
   })
   it("a class-count mismatch between models and data", async () => {
-    const p = { ...kdPipeline(), models: { teacher: Model.mlp({ hidden: [8], classes: 7 }), student: Model.mlp({ hidden: [8], classes: 7 }) } }
-    const e = failure(await go(p)) as { _tag: string; issues: ReadonlyArray<{ path: string; message: string }> }
+    const p = {
+      ...kdPipeline(),
+      models: {
+        teacher: Model.mlp({ hidden: [8], classes: 7 }),
+        student: Model.mlp({ hidden: [8], classes: 7 }),
+      },
+    }
+    const e = failure(await go(p)) as {
+      _tag: string
+      issues: ReadonlyArray<{ path: string; message: string }>
+    }
     expect(e._tag).toBe("ValidationError")
     expect(e.issues[0]!.message).toMatch(/7 classes but synthetic has 10/)
   })
@@ -166,13 +218,19 @@ describe("errors before training", () => {
     // A path under a regular file cannot be created, even by root (CI runs as root).
     const file = join(tmp(), "a-file")
     writeFileSync(file, "")
-    const e = failure(await go(kdPipeline(), { outDir: join(file, "runs") })) as { _tag: string; message: string }
+    const e = failure(await go(kdPipeline(), { outDir: join(file, "runs") })) as {
+      _tag: string
+      message: string
+    }
     expect(e._tag).toBe("IoError")
     expect(e.message).toMatch(/not writable/)
   })
   it("an invalid pipeline, with every problem", async () => {
     const p = kdPipeline()
-    const bad = { ...p, phases: [{ ...p.phases[1]!, epochs: -1, steps: undefined } as unknown as Phase.Phase] }
+    const bad = {
+      ...p,
+      phases: [{ ...p.phases[1]!, epochs: -1, steps: undefined } as unknown as Phase.Phase],
+    }
     const e = failure(await go(bad)) as { _tag: string; issues: ReadonlyArray<unknown> }
     expect(e._tag).toBe("ValidationError")
   })
@@ -188,7 +246,10 @@ describe("compiled step", () => {
   }
   const batch = () => {
     const n = 16
-    return { x: tf.tensor4d(data.train.x.subarray(0, n * 784), [n, 28, 28, 1]), labels: tf.tensor1d(data.train.y.subarray(0, n), "int32") }
+    return {
+      x: tf.tensor4d(data.train.x.subarray(0, n * 784), [n, 28, 28, 1]),
+      labels: tf.tensor1d(data.train.y.subarray(0, n), "int32"),
+    }
   }
 
   it("200 KD steps leave tf.memory().numTensors unchanged", () => {
@@ -198,7 +259,12 @@ describe("compiled step", () => {
     const p = kdPipeline().phases[1]!
     const step = CompiledStep.compile(p, 0, state, 10)
     const b = batch()
-    const ctx = (i: number) => ({ clock: { step: i, epoch: i / 10, progress: i / 200 }, seed: i + 1, endOfEpoch: false, metrics: i % 10 === 0 })
+    const ctx = (i: number) => ({
+      clock: { step: i, epoch: i / 10, progress: i / 200 },
+      seed: i + 1,
+      endOfEpoch: false,
+      metrics: i % 10 === 0,
+    })
     const first = step.run(b, ctx(0)) // creates the optimiser state
     for (const t of Object.values(first.losses)) t.dispose()
     const before = tf.memory().numTensors
@@ -221,7 +287,10 @@ describe("compiled step", () => {
         steps: 1,
         step: head.pipe(
           Step.forward("s", { as: "s" }),
-          Step.loss({ ka: Loss.kl({ teacher: "a", student: "s" }), kb: Loss.kl({ teacher: "b", student: "s", temperature: 2 }) }),
+          Step.loss({
+            ka: Loss.kl({ teacher: "a", student: "s" }),
+            kb: Loss.kl({ teacher: "b", student: "s", temperature: 2 }),
+          }),
           Step.optimize("s", Optimizer.sgd({ lr: 0.1 })),
         ),
       })
@@ -233,7 +302,12 @@ describe("compiled step", () => {
       build(state, "t2", mlp(8), 2)
       build(state, "s", mlp(8), 3)
       const b = batch()
-      const r = CompiledStep.compile(make(order), 0, state, 10).run(b, { clock: { step: 0, epoch: 0, progress: 0 }, seed: 9, endOfEpoch: false, metrics: true })
+      const r = CompiledStep.compile(make(order), 0, state, 10).run(b, {
+        clock: { step: 0, epoch: 0, progress: 0 },
+        seed: 9,
+        endOfEpoch: false,
+        metrics: true,
+      })
       losses.push((await r.losses.loss!.data())[0]!)
       const w = await Models.Tree.flatten(state.models.get("s")!.params)["dense0/kernel"]!.data()
       losses.push(w[0]!)
@@ -242,4 +316,3 @@ describe("compiled step", () => {
     expect(losses[1]).toBe(losses[3])
   })
 })
-
