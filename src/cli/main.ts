@@ -52,9 +52,10 @@ const interruptSignal = () => {
   return { signal: controller.signal, dispose: () => process.off("SIGINT", handler) }
 }
 
-const printResult = (r: Omit<RunResult, "state">) =>
+/** The reporter prints the summary table; with --quiet the CLI prints it once at the end. */
+const printResult = (r: Omit<RunResult, "state">, quiet: boolean) =>
   Console.log(
-    `\n${Summary.table(r.phases.map((p) => ({ phase: p.phase, metrics: p.metrics })))}\nrun directory: ${r.dir} (${r.seconds.toFixed(1)} s on ${r.backend})`,
+    `${quiet ? `${Summary.table(r.phases.map((p) => ({ phase: p.phase, metrics: p.metrics })))}\n` : ""}run directory: ${r.dir} (${r.seconds.toFixed(1)} s on ${r.backend})`,
   )
 
 const runCommand = Command.make(
@@ -129,7 +130,7 @@ const runCommand = Command.make(
         ...(Option.isSome(o.maxSteps) ? { maxSteps: o.maxSteps.value } : {}),
         ...(Option.isSome(o.checkpointEvery) ? { checkpointEvery: o.checkpointEvery.value } : {}),
       }).pipe(Effect.ensuring(Effect.sync(sig.dispose)))
-      yield* printResult(result)
+      yield* printResult(result, o.quiet)
     }),
 ).pipe(Command.withDescription("train a pipeline: retort run pipelines/kd.ts --backend wasm"))
 

@@ -625,6 +625,7 @@ export const runWith = (
       const logEvery = Math.max(1, options.logEvery ?? 20)
       const ckptEvery = options.checkpointEvery ?? 500
       let windowStart = performance.now()
+      let lastBreath = performance.now()
       let windowImages = 0
       const dataSeed = Rng.derive(seed, "data", pi) >>> 0
       for (let e = resumingHere ? start.epoch : 0; e < plan.perEpoch.length; e++) {
@@ -688,6 +689,12 @@ export const runWith = (
             b + 1 < epochSteps
               ? { phase: pi, epoch: e, batchIndex: b + 1, step }
               : { phase: pi, epoch: e + 1, batchIndex: 0, step }
+          // Let the event loop breathe every ~50 ms: signal handlers (Ctrl-C), timers and I/O only
+          // run between macrotasks, and a synchronous step loop would otherwise starve them.
+          if (performance.now() - lastBreath > 50) {
+            yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+            lastBreath = performance.now()
+          }
           if (options.signal?.aborted) {
             yield* writeCheckpoint(position())
             return yield* Effect.fail(

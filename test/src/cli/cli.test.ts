@@ -150,3 +150,49 @@ describe("the bin", () => {
     expect(r.stdout).toMatch(/validate/)
   })
 })
+
+describe("Ctrl-C", () => {
+  it("SIGINT writes a checkpoint, exits with 130, and --resume continues", async () => {
+    const dir = tmp()
+    const long = Result.getOrThrow(applyOverrides(tiny(), { "phases[0].steps": "100000" }))
+    writeFileSync(join(dir, "long.json"), Codec.toJson(long))
+    const { spawn } = await import("node:child_process")
+    const child = spawn(
+      process.execPath,
+      [
+        "bin/retort.js",
+        "run",
+        join(dir, "long.json"),
+        "--backend",
+        "cpu",
+        "--out",
+        join(dir, "runs"),
+        "--quiet",
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    )
+    let stderr = ""
+    child.stderr.on("data", (d) => {
+      stderr += String(d)
+    })
+    const events = join(dir, "runs", "tiny", "events.jsonl")
+    const started = Date.now()
+    while (Date.now() - started < 100_000) {
+      if (existsSync(events) && readFileSync(events, "utf8").includes('"StepMetrics"')) break
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    child.kill("SIGINT")
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)))
+    expect(code).toBe(130)
+    expect(stderr).toMatch(/writing a checkpoint/)
+    expect(stderr).toMatch(/resume with --resume/)
+    expect(existsSync(join(dir, "runs", "tiny", "checkpoint.bin"))).toBe(true)
+    const lines = readFileSync(events, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+    expect(lines.some((e) => e._tag === "Checkpointed")).toBe(true)
+  }, 180_000)
+})
