@@ -1,0 +1,317 @@
+/**
+ * The experiments of the method catalogue: each recipe's claim from `shared/METHODS.md`, sized
+ * to run in about 30 minutes or less on 2 cores on the default (wasm) backend, over 3 seeds.
+ */
+import type { Phase, Pipeline } from "../dsl/index.js"
+import { Model } from "../dsl/index.js"
+import * as bornAgain from "../pipelines/born-again.js"
+import * as byot from "../pipelines/byot.js"
+import * as cosub from "../pipelines/cosub.js"
+import * as cyclical from "../pipelines/cyclical.js"
+import * as deit from "../pipelines/deit.js"
+import * as kd from "../pipelines/kd.js"
+import * as place from "../pipelines/place.js"
+import * as sdDropout from "../pipelines/sd-dropout.js"
+import * as swa from "../pipelines/swa.js"
+import type { PhaseResult } from "../src/runtime/Run.js"
+import type { Arm, Experiment } from "./lib.js"
+
+const seeds = [1, 2, 3]
+
+const phases = (p: Pipeline.Pipeline, keep: (ph: Phase.Phase) => boolean): Pipeline.Pipeline => ({
+  ...p,
+  phases: p.phases.filter(keep),
+})
+const limitAll = (p: Pipeline.Pipeline, limit: number): Pipeline.Pipeline => ({
+  ...p,
+  phases: p.phases.map((ph) => ({
+    ...ph,
+    data: { ...ph.data, limit: Math.min(ph.data.limit ?? limit, limit) },
+  })),
+})
+const metric = (phase: string, key: string) => (ps: ReadonlyArray<PhaseResult>) =>
+  ps.find((p) => p.phase === phase)?.metrics[key] ?? Number.NaN
+const pick =
+  (entries: Readonly<Record<string, (ps: ReadonlyArray<PhaseResult>) => number>>) =>
+  (ps: ReadonlyArray<PhaseResult>) =>
+    Object.fromEntries(Object.entries(entries).map(([k, f]) => [k, f(ps)]))
+const arm = (name: string, pipeline: (seed: number) => Pipeline.Pipeline, metrics: Arm["metrics"]): Arm => ({
+  name,
+  pipeline,
+  metrics,
+})
+
+export const experiments: ReadonlyArray<Experiment> = [
+  {
+    name: "kd",
+    title: "Vanilla KD: a distilled MLP beats the same MLP trained on labels alone (scarce labels)",
+    claim: "distilled small net beats the same net trained on labels alone (Hinton et al., 2015).",
+    setting:
+      "W2 CNN teacher, 2 epochs on all training images; W1 MLP students, 15 epochs on the first 5,000 training images, Adam 1e-3, batch 128; KD with T = 4, α = 0.9.",
+    budget: "about 20 minutes",
+    seeds,
+    arms: [
+      arm(
+        "kd",
+        (seed) =>
+          phases(
+            kd.make({ seed, teacherEpochs: 2, studentEpochs: 15, limit: 5000 }),
+            (ph) => ph.name !== "baseline",
+          ),
+        pick({
+          accuracy: metric("distil", "test/student/accuracy"),
+          ece: metric("distil", "test/student/ece"),
+          teacher: metric("teacher", "test/teacher/accuracy"),
+        }),
+      ),
+      arm(
+        "labels",
+        (seed) => phases(kd.make({ seed, studentEpochs: 15, limit: 5000 }), (ph) => ph.name === "baseline"),
+        pick({
+          accuracy: metric("baseline", "test/baseline/accuracy"),
+          ece: metric("baseline", "test/baseline/ece"),
+        }),
+      ),
+    ],
+    method: ["kd", "accuracy"],
+    baseline: ["labels", "accuracy"],
+  },
+  {
+    name: "born-again",
+    title: "Born-again networks: generation 2 vs generation 0 (same CNN), and their ensemble",
+    claim: "a student of the same size as its teacher matches or beats it (Furlanello et al., 2018).",
+    setting:
+      "W2 CNN, 3 generations (gen0 on labels, gen1 and gen2 by KD with α = 0.5, T = 2), 1 epoch each on 20,000 images.",
+    budget: "about 25 minutes",
+    seeds,
+    arms: [
+      arm(
+        "ban",
+        (seed) =>
+          limitAll(bornAgain.make({ seed, generations: 2, epochs: 1, alpha: 0.5, temperature: 2 }), 20000),
+        pick({
+          gen0: metric("gen0", "test/gen0/accuracy"),
+          gen1: metric("gen1", "test/gen1/accuracy"),
+          gen2: metric("gen2", "test/gen2/accuracy"),
+          ensemble: metric("gen2", "test/ensemble/accuracy"),
+        }),
+      ),
+    ],
+    method: ["ban", "gen2"],
+    baseline: ["ban", "gen0"],
+  },
+  {
+    name: "deit",
+    title: "DeiT: hard-label distillation through a distillation token vs soft distillation",
+    claim:
+      "hard distillation is at least as good as soft distillation at equal budget (Touvron et al., 2021).",
+    setting:
+      "W2 CNN teacher 2 epochs on 20,000 images; tiny ViT student (patch 7, dim 64, depth 4), 3 epochs on 20,000 images; α = 0.5.",
+    budget: "about 30 minutes",
+    seeds,
+    arms: (["hard", "soft"] as const).map((mode) =>
+      arm(
+        mode,
+        (seed) =>
+          limitAll(deit.make({ seed, distillation: mode, teacherEpochs: 2, studentEpochs: 3 }), 20000),
+        pick({
+          accuracy: metric("distil", "test/student[logits+dist]/accuracy"),
+          cls: metric("distil", "test/student/accuracy"),
+          dist: metric("distil", "test/student[dist]/accuracy"),
+        }),
+      ),
+    ),
+    method: ["hard", "accuracy"],
+    baseline: ["soft", "accuracy"],
+  },
+  {
+    name: "byot",
+    title: "BYOT: the deepest exit vs the same ResNet trained plainly; shallow exits alone",
+    claim:
+      "the deepest exit is at least as good as the plain network, and the shallow exits are usable alone (Zhang et al., 2019).",
+    setting: "W4 ResNet with exits after blocks 0 and 1, 1 epoch on 20,000 images, Adam 1e-3.",
+    budget: "about 25 minutes",
+    seeds,
+    arms: [
+      arm(
+        "byot",
+        (seed) => limitAll(byot.make({ seed, epochs: 1 }), 20000),
+        pick({
+          accuracy: metric("train", "test/net/accuracy"),
+          exit0: metric("train", "test/net[exit0]/accuracy"),
+          exit1: metric("train", "test/net[exit1]/accuracy"),
+        }),
+      ),
+      arm(
+        "plain",
+        (seed) => {
+          const p = limitAll(byot.make({ seed, epochs: 1 }), 20000)
+          const ph = p.phases[0]!
+          const stages = ph.step.stages.map((s) =>
+            s._tag === "Forward"
+              ? { ...s, heads: [], taps: [] }
+              : s._tag === "Loss"
+                ? { ...s, terms: { deep: s.terms.deep! }, weights: { deep: 1 } }
+                : s,
+          )
+          return {
+            ...p,
+            name: "byot-plain",
+            models: { net: Model.resnet({ ...(p.models.net as Model.ResNet), exits: [] }) },
+            phases: [
+              {
+                ...ph,
+                step: { ...ph.step, stages },
+                evaluate: { ...ph.evaluate, targets: [ph.evaluate.targets[0]!], metrics: ["accuracy"] },
+              } as Phase.Phase,
+            ],
+          }
+        },
+        pick({ accuracy: metric("train", "test/net/accuracy") }),
+      ),
+    ],
+    method: ["byot", "accuracy"],
+    baseline: ["plain", "accuracy"],
+  },
+  {
+    name: "sd-dropout",
+    title: "SD-Dropout: calibration (ECE) of self-distillation between dropout samples",
+    claim: "better calibration (lower ECE) than the plain dropout network (Lee et al., 2022).",
+    setting: "W1 MLP with dropout 0.3, 3 epochs on all training images, Adam 1e-3; forward KL, β = 1.",
+    budget: "about 15 minutes",
+    seeds,
+    arms: [
+      arm(
+        "sd-dropout",
+        (seed) => sdDropout.make({ seed, epochs: 3 }),
+        pick({ ece: metric("train", "test/net/ece"), accuracy: metric("train", "test/net/accuracy") }),
+      ),
+      arm(
+        "dropout",
+        (seed) => sdDropout.make({ seed, epochs: 3, beta: 0 }),
+        pick({ ece: metric("train", "test/net/ece"), accuracy: metric("train", "test/net/accuracy") }),
+      ),
+    ],
+    method: ["sd-dropout", "ece"],
+    baseline: ["dropout", "ece"],
+    lowerIsBetter: true,
+  },
+  {
+    name: "cosub",
+    title: "cosub: two drop-path submodels teaching each other vs drop-path alone",
+    claim:
+      "co-training of submodels beats the same network with stochastic depth alone (Touvron et al., 2022).",
+    setting: "W4 ResNet, per-sample drop-path 0.1–0.3, 1 epoch on 20,000 images, BCE losses.",
+    budget: "about 25 minutes",
+    seeds,
+    arms: [
+      arm(
+        "cosub",
+        (seed) => limitAll(cosub.make({ seed, epochs: 1 }), 20000),
+        pick({ accuracy: metric("train", "test/net/accuracy") }),
+      ),
+      arm(
+        "drop-path",
+        (seed) => {
+          const p = limitAll(cosub.make({ seed, epochs: 1 }), 20000)
+          const ph = p.phases[0]!
+          const stages = ph.step.stages.map((s) =>
+            s._tag === "Forward"
+              ? { ...s, as: ["o1"] }
+              : s._tag === "Loss"
+                ? { ...s, terms: { y1: s.terms.y1! }, weights: { y1: 1 } }
+                : s,
+          )
+          return {
+            ...p,
+            name: "cosub-baseline",
+            phases: [{ ...ph, step: { ...ph.step, stages } } as Phase.Phase],
+          }
+        },
+        pick({ accuracy: metric("train", "test/net/accuracy") }),
+      ),
+    ],
+    method: ["cosub", "accuracy"],
+    baseline: ["drop-path", "accuracy"],
+  },
+  {
+    name: "cyclical",
+    title: "Cyclical training: easy→hard→easy weight decay, temperature and clipping vs constants",
+    claim:
+      "cyclical weight decay / temperature is at least as good as constant values (Smith, cyclical training).",
+    setting:
+      "W2 CNN teacher 2 epochs on 10,000 images; W1 MLP student by KD, 10 epochs on the first 5,000 images, AdamW.",
+    budget: "about 30 minutes",
+    seeds,
+    arms: (
+      [
+        ["constant", []],
+        ["all", ["weightDecay", "temperature", "clip"]],
+        ["weight-decay", ["weightDecay"]],
+        ["temperature", ["temperature"]],
+        ["clip", ["clip"]],
+      ] as const
+    ).map(([name, which]) =>
+      arm(
+        name,
+        (seed) => {
+          const p = cyclical.make({ seed, which, teacherEpochs: 2, studentEpochs: 10, limit: 5000 })
+          return {
+            ...p,
+            phases: p.phases.map((ph) => (ph.name === "teacher" ? { ...ph, data: { limit: 10000 } } : ph)),
+          }
+        },
+        pick({ accuracy: metric("distil", "test/student/accuracy") }),
+      ),
+    ),
+    method: ["all", "accuracy"],
+    baseline: ["constant", "accuracy"],
+  },
+  {
+    name: "swa",
+    title: "SWA: the averaged weights vs the last iterate (and EMA)",
+    claim: "the SWA average is at least as good as the last iterate (Izmailov et al., 2018).",
+    setting:
+      "W2 CNN with batch norm, 2 epochs Adam on 20,000 images, then 3 epochs SGD (lr 0.01, momentum 0.9) with an average per epoch.",
+    budget: "about 30 minutes",
+    seeds,
+    arms: [
+      arm(
+        "swa",
+        (seed) => limitAll(swa.make({ seed, epochs: 2, swaEpochs: 3 }), 20000),
+        pick({
+          last: metric("swa", "test/net/accuracy"),
+          swa: metric("swa", "test/net_swa/accuracy"),
+          ema: metric("swa", "test/net_ema/accuracy"),
+        }),
+      ),
+    ],
+    method: ["swa", "swa"],
+    baseline: ["swa", "last"],
+  },
+  {
+    name: "place",
+    title: "Progressive random dropout (PLACE): accuracy on shifted test splits",
+    claim: "better accuracy on a shifted test split (rotation, noise, blur, contrast corruptions).",
+    setting:
+      "W2 CNN with crop/flip augmentation, 2 epochs on 20,000 images; channel drop at a random layer with p(t) = 0.33·(2/π)·arctan(t/500).",
+    budget: "about 25 minutes",
+    seeds,
+    arms: [false, true].map((baseline) =>
+      arm(
+        baseline ? "baseline" : "place",
+        (seed) => limitAll(place.make({ seed, epochs: 2, baseline }), 20000),
+        (ps) => {
+          const m = ps.find((p) => p.phase === "train")?.metrics ?? {}
+          const shifted = Object.entries(m).filter(([k]) => k.startsWith("test:") && k.endsWith("/accuracy"))
+          return {
+            clean: m["test/net/accuracy"] ?? Number.NaN,
+            shifted: shifted.reduce((a, [, v]) => a + v, 0) / Math.max(1, shifted.length),
+          }
+        },
+      ),
+    ),
+    method: ["place", "shifted"],
+    baseline: ["baseline", "shifted"],
+  },
+]
