@@ -48,6 +48,8 @@ export interface StepContext {
   readonly clock: Ramp.Clock
   readonly seed: number
   readonly endOfEpoch: boolean
+  /** The 0-based index of the epoch this step belongs to (when the caller knows it). */
+  readonly epochIndex?: number
   /** Keep and return the loss values (the caller reads them back asynchronously and disposes them). */
   readonly metrics: boolean
 }
@@ -126,7 +128,7 @@ const compileForward: StageCompiler<Step.Forward> = (stage, index, env) => {
             rate: frame.num(stage.channelDrop.rate),
             layer:
               stage.channelDrop.layers[
-                Rng.derive(frame.ctx.seed, "channelDrop", index) % stage.channelDrop.layers.length
+                (Rng.derive(frame.ctx.seed, "channelDrop", index) >>> 0) % stage.channelDrop.layers.length
               ]!,
           }
         : undefined
@@ -236,7 +238,8 @@ const compileSwa: StageCompiler<Step.Swa> = (stage, _index, env) => (frame) => {
   let due: boolean
   if (stage.unit === "epoch") {
     if (!endOfEpoch) return
-    const done = Math.round(clock.epoch) // epochs completed after this step
+    // epochs completed after this step
+    const done = frame.ctx.epochIndex !== undefined ? frame.ctx.epochIndex + 1 : Math.floor(clock.epoch) + 1
     due = done > stage.start && (done - stage.start) % stage.every === 0
   } else {
     const done = clock.step + 1

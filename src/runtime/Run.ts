@@ -647,6 +647,7 @@ export const runWith = (
               clock,
               seed: Rng.derive(seed, "step", pi, step) >>> 0 || 1,
               endOfEpoch: b === epochSteps - 1,
+              epochIndex: e,
               metrics: wantMetrics,
             },
           )
