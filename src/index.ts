@@ -55,6 +55,7 @@ export * from "./data/index.js"
 export { BackendError, DataError, IoError, ShapeError, TrainingError, ValidationError } from "./errors.js"
 export * from "./metrics/index.js"
 export * as Models from "./models/index.js"
+export * as Probes from "./probes/index.js"
 export * from "./report/index.js"
 export * as Checkpoint from "./runtime/Checkpoint.js"
 export {

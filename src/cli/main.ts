@@ -21,6 +21,7 @@ import * as Checkpoint from "../runtime/Checkpoint.js"
 import { Interrupted, type RunResult, run } from "../runtime/Run.js"
 import { demo } from "./demo.js"
 import { loadPipeline } from "./load.js"
+import { probeCommand } from "./probe.js"
 
 const version = "0.1.0"
 

@@ -184,8 +184,14 @@ const resolveData = (
     }
   })
 
-/** Models a phase needs: forwarded, optimised, evaluated (with their averages' sources). */
-const modelsOf = (pipeline: Pipeline.Pipeline, phase: Phase.Phase): ReadonlySet<string> => {
+/**
+ * The models a phase needs: forwarded, optimised, averaged, evaluated, initialised (with the
+ * sources of their averages).
+ *
+ * @since 0.1.0
+ * @category planning
+ */
+export const modelsOf = (pipeline: Pipeline.Pipeline, phase: Phase.Phase): ReadonlySet<string> => {
   const out = new Set<string>()
   for (const s of phase.step.stages) {
     if (s._tag === "Forward") out.add(s.model)
@@ -203,6 +209,15 @@ const modelsOf = (pipeline: Pipeline.Pipeline, phase: Phase.Phase): ReadonlySet<
   for (const m of [...out]) if (averages.has(m)) out.add(averages.get(m)!)
   return out
 }
+
+/**
+ * The seed a phase initialises a model with: one per (run seed, phase, model).
+ *
+ * @since 0.1.0
+ * @category planning
+ */
+export const initSeed = (seed: number, phaseIndex: number, model: string): number =>
+  Rng.derive(seed, "init", phaseIndex, model) >>> 0
 
 const buildSlot = (
   name: string,
@@ -249,10 +264,7 @@ const prepareModels = (
       if (init._tag === "Keep" && existing) continue
       if (init._tag === "Copy") continue
       if (existing) disposeSlot(existing)
-      state.models.set(
-        m,
-        yield* buildSlot(m, pipeline.models[m]!, Rng.derive(seed, "init", phaseIndex, m) >>> 0, options),
-      )
+      state.models.set(m, yield* buildSlot(m, pipeline.models[m]!, initSeed(seed, phaseIndex, m), options))
     }
     for (const m of declared) {
       const init = phase.init[m]
@@ -265,19 +277,14 @@ const prepareModels = (
           yield* buildSlot(
             init.from,
             pipeline.models[init.from]!,
-            Rng.derive(seed, "init", phaseIndex, init.from) >>> 0,
+            initSeed(seed, phaseIndex, init.from),
             options,
           ),
         )
       }
       let target = state.models.get(m)
       if (!target) {
-        target = yield* buildSlot(
-          m,
-          pipeline.models[m]!,
-          Rng.derive(seed, "init", phaseIndex, m) >>> 0,
-          options,
-        )
+        target = yield* buildSlot(m, pipeline.models[m]!, initSeed(seed, phaseIndex, m), options)
         state.models.set(m, target)
       }
       Models.Tree.assign(target.params, state.models.get(init.from)!.params)
