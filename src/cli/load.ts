@@ -23,7 +23,7 @@ const isPipeline = (u: unknown): u is Pipeline.Pipeline =>
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { loadPipeline } from "retort/cli"
+ * import { loadPipeline } from "retort"
  * const p = await Effect.runPromise(loadPipeline("pipelines/kd.ts"))
  * ```
  *
@@ -97,7 +97,7 @@ const segments = (path: string): Array<string | number> =>
  *
  * @example
  * ```ts
- * import { applyOverrides } from "retort/cli"
+ * import { applyOverrides } from "retort"
  * declare const p: import("retort/dsl").Pipeline.Pipeline
  * const shorter = applyOverrides(p, { "phases[0].epochs": "1", seed: "7" })
  * ```
