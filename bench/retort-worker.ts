@@ -1,0 +1,131 @@
+/**
+ * One workload (W1–W4) as a Retort pipeline: the recipe's step compiled by the interpreter and
+ * run on one fixed batch, timed like `bench/kernels/worker.ts` times the hand-written tfjs loop
+ * (median ms/step, the loss read back every step). Prints one JSON line.
+ *
+ *   npx tsx bench/retort-worker.ts --workload W3 [--native | --pure] [--threads 1] [--seconds 4]
+ *
+ * @since 0.1.0
+ */
+import { parseArgs } from "node:util"
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect, Scope } from "effect"
+import { Loss, Optimizer, Phase, Step } from "../dsl/index.js"
+import { cnn, mlp, resnet } from "../pipelines/common.js"
+import { make as makeBackend } from "../src/backend/Backend.js"
+import * as CompiledStep from "../src/compile/step.js"
+import * as State from "../src/compile/state.js"
+import * as Models from "../src/models/index.js"
+
+const { values } = parseArgs({
+  options: {
+    workload: { type: "string", default: "W1" },
+    seconds: { type: "string", default: "4" },
+    threads: { type: "string" },
+    pure: { type: "boolean", default: false },
+    warmup: { type: "string", default: "3" },
+    steps: { type: "string" },
+  },
+})
+const name = values.workload
+const scope = Effect.runSync(Scope.make())
+const backend = await Effect.runPromise(
+  Scope.provide(scope)(
+    makeBackend({
+      kind: "wasm",
+      native: !values.pure,
+      ...(values.threads !== undefined ? { threads: Number(values.threads) } : {}),
+    }),
+  ),
+)
+
+const adam = Optimizer.adam({ lr: 1e-3 })
+const state = State.empty()
+const add = (n: string, m: Parameters<typeof Models.build>[0], seed: number) => {
+  const built = Effect.runSync(Models.build(m, { seed }))
+  state.models.set(n, { name: n, built, params: built.params, state: built.state })
+}
+let step: Step.Step<"x" | "y", string>
+if (name === "W1" || name === "W2") {
+  add("net", name === "W1" ? mlp() : cnn(), 1)
+  step = Step.start.pipe(
+    Step.forward("net", { as: "o" }),
+    Step.loss({ ce: Loss.crossEntropy({ logits: "o" }) }),
+    Step.optimize("net", adam),
+  )
+} else if (name === "W3") {
+  add("teacher", cnn(), 2)
+  add("student", mlp(), 1)
+  step = Step.start.pipe(
+    Step.forward("teacher", { as: "t", mode: "frozen" }),
+    Step.forward("student", { as: "s" }),
+    Step.loss(
+      { ce: Loss.crossEntropy({ logits: "s" }), kd: Loss.kl({ teacher: "t", student: "s", temperature: 4 }) },
+      { weights: { ce: 0.1, kd: 0.9 } },
+    ),
+    Step.optimize("student", adam),
+  )
+} else {
+  add("net", resnet(), 1)
+  step = Step.start.pipe(
+    Step.forward("net", { as: ["o1", "o2"] }),
+    Step.loss(
+      {
+        y1: Loss.bce({ logits: "o1" }),
+        y2: Loss.bce({ logits: "o2" }),
+        m12: Loss.bce({ logits: "o1", teacher: Loss.detach("o2") }),
+        m21: Loss.bce({ logits: "o2", teacher: Loss.detach("o1") }),
+      },
+      { weights: { y1: 0.25, y2: 0.25, m12: 0.25, m21: 0.25 } },
+    ),
+    Step.optimize("net", adam),
+  )
+}
+const compiled = CompiledStep.compile(Phase.make({ name, steps: 1, step }), 0, state, 10)
+const x = tf.randomNormal([128, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D
+const labels = tf.tidy(() => tf.cast(tf.mul(tf.randomUniform([128], 0, 1, "float32", 8), 10), "int32")) as tf.Tensor1D
+let i = 0
+const one = () => {
+  const r = compiled.run(
+    { x, labels },
+    { clock: { step: i, epoch: 0, progress: 0 }, seed: ++i, endOfEpoch: false, metrics: true },
+  )
+  const loss = r.losses.loss!.dataSync()[0]!
+  for (const t of new Set(Object.values(r.losses))) t.dispose()
+  return loss
+}
+for (let k = 0; k < Number(values.warmup); k++) one()
+const tensorsBefore = tf.memory().numTensors
+let peakRss = process.memoryUsage().rss
+const times: Array<number> = []
+const t0 = performance.now()
+let loss = Number.NaN
+// --steps N: exactly N steps (memory checks); otherwise as many as fit in --seconds.
+const enough = () =>
+  values.steps !== undefined
+    ? times.length >= Number(values.steps)
+    : times.length >= 5 && performance.now() - t0 >= Number(values.seconds) * 1000
+while (!enough()) {
+  const s = performance.now()
+  loss = one()
+  times.push(performance.now() - s)
+  if (times.length % 50 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss)
+}
+peakRss = Math.max(peakRss, process.memoryUsage().rss)
+times.sort((a, b) => a - b)
+console.log(
+  JSON.stringify({
+    workload: name,
+    mode: values.pure ? "retort-pure" : "retort",
+    threads: backend.info.kernels?.threads ?? 1,
+    native: backend.info.kernels?.native ?? false,
+    ms_per_step: Math.round(times[Math.floor(times.length / 2)]! * 1000) / 1000,
+    steps: times.length,
+    loss,
+    tensors_before: tensorsBefore,
+    tensors_after: tf.memory().numTensors,
+    peak_rss_mib: Math.round(peakRss / 2 ** 20),
+  }),
+)
+await Effect.runPromise(Scope.close(scope, { _tag: "Success", value: undefined } as never))
+process.exit(0)
