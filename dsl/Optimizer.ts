@@ -100,6 +100,33 @@ export const sgd = (options: {
 })
 
 /**
+ * Options of the Adam family.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AdamOptions {
+  readonly lr: Num
+  readonly beta1?: Num
+  readonly beta2?: Num
+  readonly epsilon?: number
+  readonly weightDecay?: Num
+  readonly clipNorm?: Num
+}
+
+const adamFamily =
+  <T extends "Adam" | "AdamW">(_tag: T, weightDecay: number) =>
+  (options: AdamOptions) => ({
+    _tag,
+    lr: options.lr,
+    beta1: options.beta1 ?? 0.9,
+    beta2: options.beta2 ?? 0.999,
+    epsilon: options.epsilon ?? 1e-8,
+    weightDecay: options.weightDecay ?? weightDecay,
+    clipNorm: options.clipNorm ?? 0,
+  })
+
+/**
  * Adam. Defaults: β₁ 0.9, β₂ 0.999, ε 1e-8 (as PyTorch), no weight decay, no clipping.
  *
  * @example
@@ -111,22 +138,7 @@ export const sgd = (options: {
  * @since 0.1.0
  * @category constructors
  */
-export const adam = (options: {
-  readonly lr: Num
-  readonly beta1?: Num
-  readonly beta2?: Num
-  readonly epsilon?: number
-  readonly weightDecay?: Num
-  readonly clipNorm?: Num
-}): Adam => ({
-  _tag: "Adam",
-  lr: options.lr,
-  beta1: options.beta1 ?? 0.9,
-  beta2: options.beta2 ?? 0.999,
-  epsilon: options.epsilon ?? 1e-8,
-  weightDecay: options.weightDecay ?? 0,
-  clipNorm: options.clipNorm ?? 0,
-})
+export const adam: (options: AdamOptions) => Adam = adamFamily("Adam", 0)
 
 /**
  * AdamW with decoupled weight decay (default 0.01, as PyTorch).
@@ -140,22 +152,7 @@ export const adam = (options: {
  * @since 0.1.0
  * @category constructors
  */
-export const adamw = (options: {
-  readonly lr: Num
-  readonly beta1?: Num
-  readonly beta2?: Num
-  readonly epsilon?: number
-  readonly weightDecay?: Num
-  readonly clipNorm?: Num
-}): AdamW => ({
-  _tag: "AdamW",
-  lr: options.lr,
-  beta1: options.beta1 ?? 0.9,
-  beta2: options.beta2 ?? 0.999,
-  epsilon: options.epsilon ?? 1e-8,
-  weightDecay: options.weightDecay ?? 0.01,
-  clipNorm: options.clipNorm ?? 0,
-})
+export const adamw: (options: AdamOptions) => AdamW = adamFamily("AdamW", 0.01)
 
 /**
  * The scheduled hyper-parameters of an optimiser, by name.
@@ -199,6 +196,17 @@ export const describe = (opt: Optimizer): string =>
 
 const Num = Ramp.NumSchema
 
+const adamSchema = <T extends "Adam" | "AdamW">(tag: T) =>
+  Schema.Struct({
+    _tag: Schema.Literal(tag),
+    lr: Num,
+    beta1: Num,
+    beta2: Num,
+    epsilon: Schema.Finite,
+    weightDecay: Num,
+    clipNorm: Num,
+  })
+
 /**
  * Schema of an optimiser (JSON-friendly).
  *
@@ -214,22 +222,6 @@ export const schema: Schema.Codec<Optimizer> = Schema.Union([
     weightDecay: Num,
     clipNorm: Num,
   }),
-  Schema.Struct({
-    _tag: Schema.Literal("Adam"),
-    lr: Num,
-    beta1: Num,
-    beta2: Num,
-    epsilon: Schema.Finite,
-    weightDecay: Num,
-    clipNorm: Num,
-  }),
-  Schema.Struct({
-    _tag: Schema.Literal("AdamW"),
-    lr: Num,
-    beta1: Num,
-    beta2: Num,
-    epsilon: Schema.Finite,
-    weightDecay: Num,
-    clipNorm: Num,
-  }),
+  adamSchema("Adam"),
+  adamSchema("AdamW"),
 ])
