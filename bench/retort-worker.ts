@@ -13,9 +13,10 @@ import { Effect, Scope } from "effect"
 import { Loss, Optimizer, Phase, Step } from "../dsl/index.js"
 import { cnn, mlp, resnet } from "../pipelines/common.js"
 import { make as makeBackend } from "../src/backend/Backend.js"
-import * as CompiledStep from "../src/compile/step.js"
 import * as State from "../src/compile/state.js"
+import * as CompiledStep from "../src/compile/step.js"
 import * as Models from "../src/models/index.js"
+import * as Workloads from "./kernels/workloads.js"
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     pure: { type: "boolean", default: false },
     warmup: { type: "string", default: "3" },
     steps: { type: "string" },
+    compare: { type: "boolean", default: false },
   },
 })
 const name = values.workload
@@ -83,7 +85,9 @@ if (name === "W1" || name === "W2") {
 }
 const compiled = CompiledStep.compile(Phase.make({ name, steps: 1, step }), 0, state, 10)
 const x = tf.randomNormal([128, 28, 28, 1], 0, 1, "float32", 1) as tf.Tensor4D
-const labels = tf.tidy(() => tf.cast(tf.mul(tf.randomUniform([128], 0, 1, "float32", 8), 10), "int32")) as tf.Tensor1D
+const labels = tf.tidy(() =>
+  tf.cast(tf.mul(tf.randomUniform([128], 0, 1, "float32", 8), 10), "int32"),
+) as tf.Tensor1D
 let i = 0
 const one = () => {
   const r = compiled.run(
@@ -95,6 +99,43 @@ const one = () => {
   return loss
 }
 for (let k = 0; k < Number(values.warmup); k++) one()
+
+// --compare: the hand-written tfjs loop of the same workload in the same process, interleaved with
+// the pipeline step by step, so that both see the same machine load (the fairest ratio).
+if (values.compare) {
+  const hand = Workloads.make(name as Workloads.Name, 1)
+  const two = () => {
+    const l = hand.step()
+    const v = l.dataSync()[0]!
+    l.dispose()
+    return v
+  }
+  for (let k = 0; k < Number(values.warmup); k++) two()
+  const a: Array<number> = []
+  const b: Array<number> = []
+  const t1 = performance.now()
+  while (a.length < 5 || performance.now() - t1 < Number(values.seconds) * 2000) {
+    let s = performance.now()
+    one()
+    a.push(performance.now() - s)
+    s = performance.now()
+    two()
+    b.push(performance.now() - s)
+  }
+  const med = (xs: Array<number>) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!
+  console.log(
+    JSON.stringify({
+      workload: name,
+      mode: "compare",
+      retort_ms: Math.round(med(a) * 1000) / 1000,
+      hand_ms: Math.round(med(b) * 1000) / 1000,
+      ratio: Math.round((med(a) / med(b)) * 1000) / 1000,
+      steps: a.length,
+    }),
+  )
+  process.exit(0)
+}
+
 const tensorsBefore = tf.memory().numTensors
 let peakRss = process.memoryUsage().rss
 const times: Array<number> = []

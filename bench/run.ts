@@ -13,8 +13,8 @@
  * @since 0.1.0
  */
 import { execFile } from "node:child_process"
-import { cpus, totalmem } from "node:os"
 import { writeFileSync } from "node:fs"
+import { cpus, totalmem } from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs, promisify } from "node:util"
@@ -38,10 +38,18 @@ const rounds = Number(values.rounds)
 
 type R = { ms_per_step?: number; error?: string; [k: string]: unknown }
 const json = (stdout: string): R => {
-  const line = stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1)
+  const line = stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .at(-1)
   return line ? (JSON.parse(line) as R) : { error: stdout.slice(-300) }
 }
-const node = async (script: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<R> => {
+const node = async (
+  script: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+): Promise<R> => {
   try {
     const { stdout } = await exec(process.execPath, ["--import", "tsx", path.join(root, script), ...args], {
       cwd: root,
@@ -56,11 +64,32 @@ const node = async (script: string, args: ReadonlyArray<string>, env: Record<str
 }
 const nativeEnv = values.pure ? { RETORT_NATIVE: "0" } : {}
 const retort = (w: string) =>
-  node("bench/retort-worker.ts", ["--workload", w, "--seconds", values.seconds, "--threads", values.threads, ...(values.pure ? ["--pure"] : [])], nativeEnv)
+  node(
+    "bench/retort-worker.ts",
+    [
+      "--workload",
+      w,
+      "--seconds",
+      values.seconds,
+      "--threads",
+      values.threads,
+      ...(values.pure ? ["--pure"] : []),
+    ],
+    nativeEnv,
+  )
 const hand = (w: string) =>
   node(
     "bench/kernels/worker.ts",
-    ["--workload", w, "--mode", values.pure ? "pure" : "native", "--seconds", values.seconds, "--threads", values.threads],
+    [
+      "--workload",
+      w,
+      "--mode",
+      values.pure ? "pure" : "native",
+      "--seconds",
+      values.seconds,
+      "--threads",
+      values.threads,
+    ],
     nativeEnv,
   )
 const torchAvailable = await exec("/usr/bin/python3", ["-c", "import torch"]).then(
@@ -72,7 +101,17 @@ const torch = async (w: string): Promise<R> => {
   try {
     const { stdout } = await exec(
       "/usr/bin/python3",
-      [path.join(root, "bench/gpu/torch_peer.py"), "--threads", values.threads, "--seconds", values.seconds, "--only", w, "--device", "cpu"],
+      [
+        path.join(root, "bench/gpu/torch_peer.py"),
+        "--threads",
+        values.threads,
+        "--seconds",
+        values.seconds,
+        "--only",
+        w,
+        "--device",
+        "cpu",
+      ],
       { timeout: 600_000 },
     )
     return json(stdout)
@@ -85,33 +124,78 @@ const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].filter(Number.isFinite).sort((a, b) => a - b)
   return s.length === 0 ? Number.NaN : s[Math.floor(s.length / 2)]!
 }
-const rows: Record<string, { retort: Array<number>; hand: Array<number>; torch: Array<number>; errors: Array<string> }> = {}
+const compare = (w: string) =>
+  node(
+    "bench/retort-worker.ts",
+    [
+      "--workload",
+      w,
+      "--compare",
+      "--seconds",
+      values.seconds,
+      "--threads",
+      values.threads,
+      ...(values.pure ? ["--pure"] : []),
+    ],
+    nativeEnv,
+  )
+const rows: Record<
+  string,
+  {
+    retort: Array<number>
+    hand: Array<number>
+    torch: Array<number>
+    same: Array<number>
+    errors: Array<string>
+  }
+> = {}
 for (let r = 0; r < rounds; r++)
   for (const w of workloads) {
-    const row = (rows[w] ??= { retort: [], hand: [], torch: [], errors: [] })
-    const [a, b, c] = [await retort(w), await hand(w), await torch(w)]
-    for (const [k, v] of [["retort", a], ["hand", b], ["torch", c]] as const) {
+    const row = (rows[w] ??= { retort: [], hand: [], torch: [], same: [], errors: [] })
+    const [a, b, c, d] = [await retort(w), await hand(w), await torch(w), await compare(w)]
+    if (typeof d.ratio === "number") row.same.push(d.ratio)
+    for (const [k, v] of [
+      ["retort", a],
+      ["hand", b],
+      ["torch", c],
+    ] as const) {
       if (v.ms_per_step !== undefined) row[k].push(v.ms_per_step)
       else if (v.error) row.errors.push(`${k}: ${v.error}`)
     }
-    console.log(`round ${r + 1} ${w}: retort ${a.ms_per_step ?? a.error} · hand-written ${b.ms_per_step ?? b.error} · torch ${c.ms_per_step ?? c.error}`)
+    console.log(
+      `round ${r + 1} ${w}: retort ${a.ms_per_step ?? a.error} · hand-written ${b.ms_per_step ?? b.error} · torch ${c.ms_per_step ?? c.error} · retort/hand in one process ${d.ratio ?? d.error}`,
+    )
   }
 
 const ratio = (xs: ReadonlyArray<number>, ys: ReadonlyArray<number>) =>
   median(xs.map((x, i) => (ys[i] !== undefined ? x / ys[i]! : Number.NaN)))
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–")
 const table = [
-  "| workload | Retort pipeline (ms/step) | hand-written tfjs (ms/step) | PyTorch (ms/step) | Retort / PyTorch | Retort / hand-written |",
-  "| --- | --- | --- | --- | --- | --- |",
+  "| workload | Retort pipeline (ms/step) | hand-written tfjs (ms/step) | PyTorch (ms/step) | Retort / PyTorch | Retort / hand-written (separate processes) | Retort / hand-written (one process, interleaved) |",
+  "| --- | --- | --- | --- | --- | --- | --- |",
   ...workloads.map((w) => {
     const r = rows[w]!
-    return `| ${w} | ${f(median(r.retort))} | ${f(median(r.hand))} | ${f(median(r.torch))} | ${f(ratio(r.retort, r.torch), 2)} | ${f(ratio(r.retort, r.hand), 2)} |`
+    return `| ${w} | ${f(median(r.retort))} | ${f(median(r.hand))} | ${f(median(r.torch))} | ${f(ratio(r.retort, r.torch), 2)} | ${f(ratio(r.retort, r.hand), 2)} | ${f(median(r.same), 2)} |`
   }),
 ]
 console.log(`\n${table.join("\n")}`)
 
-const mem = await node("bench/retort-worker.ts", ["--workload", "W3", "--steps", values["memory-steps"], "--threads", values.threads, ...(values.pure ? ["--pure"] : [])], nativeEnv)
-console.log(`\nW3 × ${values["memory-steps"]} steps: tensors ${mem.tensors_before} → ${mem.tensors_after}, peak RSS ${mem.peak_rss_mib} MiB`)
+const mem = await node(
+  "bench/retort-worker.ts",
+  [
+    "--workload",
+    "W3",
+    "--steps",
+    values["memory-steps"],
+    "--threads",
+    values.threads,
+    ...(values.pure ? ["--pure"] : []),
+  ],
+  nativeEnv,
+)
+console.log(
+  `\nW3 × ${values["memory-steps"]} steps: tensors ${mem.tensors_before} → ${mem.tensors_after}, peak RSS ${mem.peak_rss_mib} MiB`,
+)
 
 const cpu = cpus()[0]?.model ?? "unknown CPU"
 const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim()
@@ -129,13 +213,21 @@ per-sample drop-path 0.1–0.3) duplicated into two stochastic-depth submodels w
 - *Retort pipeline*: the step described with the DSL and compiled by the interpreter (\`bench/retort-worker.ts\`).
 - *hand-written tfjs*: the same model written directly with tfjs ops, \`tf.variableGrads\` and \`tf.train.adam\`, on the same
   backend and kernels (\`bench/kernels/worker.ts\`).
+- The last column times the pipeline and the hand-written loop step by step, alternating, in one process: both see the
+  same load, so it is the fairest measure of what the interpreter costs.
 - *PyTorch*: \`bench/gpu/torch_peer.py --device cpu\` (Debian's python3-torch ${torchAvailable ? "" : "— not installed on this machine"}).
 
 ${table.join("\n")}
 
 Memory: W3 through the Retort pipeline for ${values["memory-steps"]} steps: \`tf.memory().numTensors\` ${mem.tensors_before} before → ${mem.tensors_after} after;
 peak RSS ${mem.peak_rss_mib} MiB.
-${Object.values(rows).some((r) => r.errors.length > 0) ? `\nErrors: ${Object.entries(rows).flatMap(([w, r]) => r.errors.map((e) => `${w} ${e}`)).join("; ")}\n` : ""}
+${
+  Object.values(rows).some((r) => r.errors.length > 0)
+    ? `\nErrors: ${Object.entries(rows)
+        .flatMap(([w, r]) => r.errors.map((e) => `${w} ${e}`))
+        .join("; ")}\n`
+    : ""
+}
 ## Where the time goes
 
 See \`bench/kernels/README.md\` and \`npx tsx bench/kernels/micro.ts\` for the per-kernel figures (native sgemm and
