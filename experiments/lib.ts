@@ -46,7 +46,7 @@ export const meanStd = (xs: ReadonlyArray<number>) => {
 }
 
 const fmt = (metric: string, { mean, std }: { mean: number; std: number }) =>
-  /accuracy|agreement/.test(metric)
+  /accuracy|agreement|^gen\d|ensemble|^teacher|^clean|^shifted|^last|^swa|^ema|^exit|^cls|^dist/.test(metric)
     ? `${(100 * mean).toFixed(2)} ± ${(100 * std).toFixed(2)}`
     : `${mean.toFixed(4)} ± ${std.toFixed(4)}`
 
