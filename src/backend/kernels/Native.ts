@@ -18,6 +18,7 @@ import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import type * as Im2col from "./Im2col.js"
 
 /**
  * The addon's functions. Offsets are byte offsets into `heap`; strides are in floats.
@@ -124,23 +125,7 @@ export interface Addon {
  * @since 0.1.0
  * @category models
  */
-export type ConvGeometry = [
-  n: number,
-  h: number,
-  w: number,
-  cin: number,
-  kh: number,
-  kw: number,
-  cout: number,
-  oh: number,
-  ow: number,
-  sh: number,
-  sw: number,
-  dh: number,
-  dw: number,
-  pt: number,
-  pl: number,
-]
+export type ConvGeometry = Im2col.Geometry
 
 /**
  * `[n, h, w, c, oh, ow, kh, kw, strideH, strideW, dilationH, dilationW, padTop, padLeft]`.
