@@ -814,6 +814,33 @@ export const isConstant = (num: Num): boolean => {
 export const constant = (value: number): Constant => Object.freeze({ _tag: "Constant", value })
 
 /**
+ * Options of a ramp that goes from `from` at `start` to `to` at `end` (defaults: the whole phase
+ * in `progress`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IntervalOptions {
+  readonly from: number
+  readonly to: number
+  readonly start?: number
+  readonly end?: number
+  readonly unit?: Unit
+}
+
+const interval =
+  <T extends "Linear" | "Cosine">(_tag: T) =>
+  (options: IntervalOptions) =>
+    Object.freeze({
+      _tag,
+      from: options.from,
+      to: options.to,
+      start: options.start ?? 0,
+      end: options.end ?? 1,
+      unit: options.unit ?? "progress",
+    })
+
+/**
  * Linear from `from` at `start` to `to` at `end` (defaults: the whole phase in `progress`), held
  * constant outside.
  *
@@ -826,21 +853,7 @@ export const constant = (value: number): Constant => Object.freeze({ _tag: "Cons
  * @since 0.1.0
  * @category constructors
  */
-export const linear = (options: {
-  readonly from: number
-  readonly to: number
-  readonly start?: number
-  readonly end?: number
-  readonly unit?: Unit
-}): Linear =>
-  Object.freeze({
-    _tag: "Linear",
-    from: options.from,
-    to: options.to,
-    start: options.start ?? 0,
-    end: options.end ?? 1,
-    unit: options.unit ?? "progress",
-  })
+export const linear: (options: IntervalOptions) => Linear = interval("Linear")
 
 /**
  * Half-cosine from `from` at `start` to `to` at `end` (defaults: the whole phase in `progress`),
@@ -855,21 +868,7 @@ export const linear = (options: {
  * @since 0.1.0
  * @category constructors
  */
-export const cosine = (options: {
-  readonly from: number
-  readonly to: number
-  readonly start?: number
-  readonly end?: number
-  readonly unit?: Unit
-}): Cosine =>
-  Object.freeze({
-    _tag: "Cosine",
-    from: options.from,
-    to: options.to,
-    start: options.start ?? 0,
-    end: options.end ?? 1,
-    unit: options.unit ?? "progress",
-  })
+export const cosine: (options: IntervalOptions) => Cosine = interval("Cosine")
 
 /**
  * `from · rate^(t / every)` (default `every = 1`, unit `step`).
