@@ -6,10 +6,11 @@
  *
  * @since 0.1.0
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
 import { Effect } from "effect"
 import type { Pipeline } from "../dsl/index.js"
+import type * as Dataset from "../src/data/Dataset.js"
 import { type PhaseResult, run } from "../src/runtime/Run.js"
 
 /** One arm of an experiment: a pipeline per seed and the metrics to read from its result. */
@@ -50,38 +51,106 @@ const fmt = (metric: string, { mean, std }: { mean: number; std: number }) =>
     ? `${(100 * mean).toFixed(2)} ± ${(100 * std).toFixed(2)}`
     : `${mean.toFixed(4)} ± ${std.toFixed(4)}`
 
-/** Run every arm over every seed; returns `arm → metric → values`. */
+/** One finished run of an arm, as kept in the experiment's journal. */
+export interface Entry {
+  readonly arm: string
+  readonly seed: number
+  readonly metrics: Readonly<Record<string, number>>
+  readonly seconds: number
+  readonly data: string
+}
+
+/** The journal of an experiment: one JSON line per finished (arm, seed) run. */
+export const journalPath = (name: string, outDir = join("runs", "experiments")) =>
+  join(outDir, name, "journal.jsonl")
+
+/** The entries of a journal (none when it does not exist); a torn last line is ignored. */
+export const readJournal = (file: string): Array<Entry> =>
+  existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as Entry]
+          } catch {
+            return []
+          }
+        })
+    : []
+
+/**
+ * Run every arm over every seed; returns `arm → metric → values`. Each finished run is appended
+ * to the journal (`runs/experiments/NAME/journal.jsonl`) at once, so a crash or Ctrl-C loses at
+ * most the run in progress; with `resume`, runs already in the journal are not run again.
+ */
 export const execute = async (
   exp: Experiment,
-  options: { readonly backend?: string; readonly quick?: boolean; readonly seeds?: ReadonlyArray<number> },
+  options: {
+    readonly backend?: string
+    readonly quick?: boolean
+    readonly seeds?: ReadonlyArray<number>
+    /** Keep the journal and skip the (arm, seed) runs it already holds. */
+    readonly resume?: boolean
+    /** Where runs and the journal go (default `runs/experiments`). */
+    readonly outDir?: string
+    /** Data for every run (default: each pipeline's own, Fashion-MNIST or mnist). */
+    readonly data?: Dataset.Dataset
+    /** Called with each line of progress (default `console.log`). */
+    readonly log?: (line: string) => void
+  } = {},
 ) => {
   const seeds = options.seeds ?? exp.seeds
+  const outDir = options.outDir ?? join("runs", "experiments")
+  const log = options.log ?? ((l: string) => console.log(l))
+  const file = journalPath(exp.name, outDir)
+  mkdirSync(dirname(file), { recursive: true })
+  const done = options.resume && !options.quick ? readJournal(file) : []
+  // rewritten from the entries that parsed, so a line torn by a crash does not swallow the next
+  if (!options.quick) writeFileSync(file, done.map((e) => `${JSON.stringify(e)}\n`).join(""))
   const out: Record<string, Record<string, Array<number>>> = {}
-  const started = Date.now()
   const data = new Set<string>()
+  let seconds = 0
+  const keep = (e: Entry) => {
+    data.add(e.data)
+    seconds += e.seconds
+    for (const [k, v] of Object.entries(e.metrics)) ((out[e.arm] ??= {})[k] ??= []).push(v)
+    log(
+      `${exp.name} · ${e.arm} · seed ${e.seed}: ${Object.entries(e.metrics)
+        .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+        .join(" · ")} (${e.seconds.toFixed(0)} s, data ${e.data})`,
+    )
+  }
   for (const arm of exp.arms)
     for (const seed of seeds) {
+      const previous = done.find((e) => e.arm === arm.name && e.seed === seed)
+      if (previous) {
+        keep(previous)
+        continue
+      }
       const t0 = Date.now()
       const result = await Effect.runPromise(
         run(arm.pipeline(seed), {
           backend: options.backend ?? "wasm",
-          outDir: join("runs", "experiments", exp.name),
+          outDir: join(outDir, exp.name),
           name: `${arm.name}-seed${seed}`,
           quiet: true,
           checkpointEvery: 0,
+          ...(options.data ? { data: options.data } : {}),
           ...(options.quick ? { maxSteps: 20, evalLimit: 500 } : {}),
         }),
       )
-      data.add(result.dataset.name)
-      const m = arm.metrics(result.phases)
-      for (const [k, v] of Object.entries(m)) ((out[arm.name] ??= {})[k] ??= []).push(v)
-      console.log(
-        `${exp.name} · ${arm.name} · seed ${seed}: ${Object.entries(m)
-          .map(([k, v]) => `${k} ${v.toFixed(4)}`)
-          .join(" · ")} (${((Date.now() - t0) / 1000).toFixed(0)} s, data ${result.dataset.name})`,
-      )
+      const entry: Entry = {
+        arm: arm.name,
+        seed,
+        metrics: arm.metrics(result.phases),
+        seconds: (Date.now() - t0) / 1000,
+        data: result.dataset.name,
+      }
+      if (!options.quick) appendFileSync(file, `${JSON.stringify(entry)}\n`)
+      keep(entry)
     }
-  return { values: out, seconds: (Date.now() - started) / 1000, seeds, data: [...data].join(", ") }
+  return { values: out, seconds, seeds, data: [...data].join(", ") }
 }
 
 /** Render the markdown section of an experiment's results. */
@@ -121,7 +190,7 @@ export const section = (
     "",
     `Claim: ${exp.claim}`,
     "",
-    `Setting: ${exp.setting} Data: ${dataName}. Seeds: ${r.seeds.join(", ")}. Budget: ${exp.budget}; this run took ${(r.seconds / 60).toFixed(1)} minutes.`,
+    `Setting: ${exp.setting} Data: ${dataName}. Seeds: ${r.seeds.join(", ")}. Budget: ${exp.budget}; its runs took ${(r.seconds / 60).toFixed(1)} minutes.`,
     "",
     `| arm | ${metrics.join(" | ")} |`,
     `| --- | ${metrics.map(() => "---").join(" | ")} |`,

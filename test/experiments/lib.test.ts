@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Model, Optimizer, Pipeline } from "../../dsl/index.js"
+import {
+  type Experiment,
+  execute,
+  journalPath,
+  meanStd,
+  readJournal,
+  record,
+  section,
+} from "../../experiments/lib.js"
+import { supervised } from "../../pipelines/common.js"
+import { useWasm } from "../pipelines/support.js"
+import { synthetic } from "../support/data.js"
+
+const data = synthetic({ train: 64, test: 32 })
+const tinyRun = (seed: number, lr: number) =>
+  Pipeline.make({
+    name: "tiny",
+    seed,
+    models: { net: Model.mlp({ hidden: [8], classes: 10 }) },
+    phases: [supervised("net", { name: "train", epochs: 1, optimizer: Optimizer.adam({ lr }) })],
+  })
+const accuracy = (phases: ReadonlyArray<{ readonly metrics: Readonly<Record<string, number>> }>) => ({
+  accuracy: phases[0]!.metrics["test/net/accuracy"]!,
+})
+
+describe("experiment harness", () => {
+  const dir = mkdtempSync(join(tmpdir(), "retort-exp-"))
+  beforeAll(useWasm)
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it("journals each finished run, and --resume runs only what a crash left undone", async () => {
+    let calls = 0
+    let crash = true
+    const exp: Experiment = {
+      name: "tiny",
+      title: "a tiny experiment",
+      claim: "a larger learning rate learns faster in one epoch.",
+      setting: "MLP 8, one epoch on 64 synthetic images.",
+      budget: "seconds",
+      seeds: [1, 2],
+      arms: [
+        {
+          name: "fast",
+          pipeline: (s) => {
+            calls++
+            return tinyRun(s, 1e-2)
+          },
+          metrics: accuracy,
+        },
+        {
+          name: "slow",
+          pipeline: (s) => {
+            calls++
+            if (s === 2 && crash) throw new Error("simulated crash")
+            return tinyRun(s, 1e-4)
+          },
+          metrics: accuracy,
+        },
+      ],
+      method: ["fast", "accuracy"],
+      baseline: ["slow", "accuracy"],
+    }
+    const lines: Array<string> = []
+    const options = { outDir: dir, data, backend: "wasm", log: (l: string) => lines.push(l) }
+    await expect(execute(exp, options)).rejects.toThrow("simulated crash")
+    const kept = readJournal(journalPath("tiny", dir))
+    expect(kept.map((e) => [e.arm, e.seed])).toEqual([
+      ["fast", 1],
+      ["fast", 2],
+      ["slow", 1],
+    ])
+    expect(kept.every((e) => e.data === "synthetic" && e.seconds > 0)).toBe(true)
+
+    // a torn last line (a crash mid-write) is ignored
+    writeFileSync(journalPath("tiny", dir), `${readFileSync(journalPath("tiny", dir), "utf8")}{"arm":"sl`)
+    crash = false
+    calls = 0
+    lines.length = 0
+    const r = await execute(exp, { ...options, resume: true })
+    expect(calls).toBe(1)
+    expect(r.values.fast!.accuracy).toEqual(kept.slice(0, 2).map((e) => e.metrics.accuracy))
+    expect(r.values.slow!.accuracy![0]).toBe(kept[2]!.metrics.accuracy)
+    expect(r.values.slow!.accuracy).toHaveLength(2)
+    expect(lines).toHaveLength(4)
+    expect(readJournal(journalPath("tiny", dir))).toHaveLength(4)
+
+    // without --resume the journal starts again
+    calls = 0
+    await execute(exp, { ...options, seeds: [1] })
+    expect(calls).toBe(2)
+    expect(readJournal(journalPath("tiny", dir))).toHaveLength(2)
+  })
+
+  it("writes a section with mean ± std, a verdict and the command, replacing only its own", () => {
+    expect(meanStd([1, 2, 3])).toEqual({ mean: 2, std: 1 })
+    const exp = {
+      name: "x",
+      title: "X",
+      claim: "c",
+      setting: "s.",
+      budget: "1 minute",
+      seeds: [1, 2],
+      arms: [
+        { name: "m", pipeline: () => tinyRun(1, 1), metrics: accuracy },
+        { name: "b", pipeline: () => tinyRun(1, 1), metrics: accuracy },
+      ],
+      method: ["m", "accuracy"],
+      baseline: ["b", "accuracy"],
+    } satisfies Experiment
+    const text = (m: Array<number>) =>
+      section(
+        exp,
+        { values: { m: { accuracy: m }, b: { accuracy: [0.5, 0.52] } }, seconds: 60, seeds: [1, 2] },
+        "npm run experiment -- x",
+        "mnist",
+      )
+    expect(text([0.8, 0.82])).toContain("**reproduced**")
+    expect(text([0.8, 0.82])).toContain("| m | 81.00 ± 1.41 |")
+    expect(text([0.515, 0.52])).toContain("**inconclusive**")
+    expect(text([0.4, 0.41])).toContain("**not reproduced**")
+    const file = join(dir, "results.md")
+    writeFileSync(file, "# Results\n\nintro\n")
+    record("x", text([0.4, 0.41]), file)
+    record("y", "<!-- experiment:y:start -->\nY\n<!-- experiment:y:end -->", file)
+    record("x", text([0.8, 0.82]), file)
+    const doc = readFileSync(file, "utf8")
+    expect(doc).toContain("intro")
+    expect(doc).toContain("\nY\n")
+    expect(doc).toContain("**reproduced**")
+    expect(doc).not.toContain("not reproduced")
+    expect(doc).toContain("Command: `npm run experiment -- x`")
+  })
+})
