@@ -267,7 +267,7 @@ export const needs = <const N extends ReadonlyArray<string>>(..._names: N): Step
  * ```ts
  * import { Loss, Step } from "retort/dsl"
  * const head = Step.start.pipe(Step.forward("student", { as: "s" }))
- * const tail = Step.needs("s").pipe(Step.loss({ ce: Loss.crossEntropy({ logits: "s" }) }))
+ * const tail = Step.needs("s", "y").pipe(Step.loss({ ce: Loss.crossEntropy({ logits: "s" }) }))
  * const whole = Step.andThen(head, tail)
  * ```
  *

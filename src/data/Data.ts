@@ -68,8 +68,8 @@ export interface Service {
  *
  * @example
  * ```ts
- * import { Data } from "retort"
- * const service = Data.make({ cacheDir: "/tmp/retort-cache" })
+ * import { make } from "./src/data/Data.js"
+ * const service = make({ cacheDir: "/tmp/retort-cache" })
  * ```
  *
  * @since 0.1.0

@@ -267,6 +267,46 @@ export const earlyExit = (
 }
 
 /**
+ * `earlyExit` that reads the results back asynchronously, for backends where a synchronous read
+ * stalls or is not allowed (WebGPU); same result, same errors (as a rejected promise).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import { Effect } from "effect"
+ * import * as Model from "./dsl/Model.js"
+ * import * as Models from "./src/models/index.js"
+ * const built = Effect.runSync(Models.build(Model.resnet({
+ *   stem: { filters: 4, stride: 2 }, blocks: [{ filters: 4 }], exits: [{ after: "stem" }], classes: 10,
+ * }), { seed: 2 }))
+ * const deep = await Models.earlyExitAsync(built, built.params, tf.zeros([2, 28, 28, 1]), { threshold: 2 })
+ * deep.exits // Int32Array [1, 1]: no softmax reaches 2, so everything goes to the deepest head
+ * ```
+ *
+ * @since 0.1.0
+ * @category early exit
+ */
+export const earlyExitAsync = async (
+  built: Built,
+  params: Tree.Tree,
+  x: tf.Tensor,
+  options: EarlyExitOptions,
+): Promise<EarlyExit> => {
+  const order = options.order ?? exitOrder(built)
+  checkOrder(built, order)
+  checkThreshold(options.threshold, "threshold")
+  const n = x.shape[0] ?? 0
+  const { max, arg } = confidences(built, params, x, order, options.state)
+  try {
+    const [maxValues, argValues] = await Promise.all([max.data(), arg.data()])
+    return { order, ...decide(maxValues, argValues, order.length, n, options.threshold) }
+  } finally {
+    max.dispose()
+    arg.dispose()
+  }
+}
+
+/**
  * Evaluates early-exit inference over a split for several thresholds at once (one forward pass
  * per batch): accuracy, mean exit index and fraction of samples per head for each threshold,
  * and every head's accuracy alone. `shape` is the image shape `[h, w, c]` (default: the model's

@@ -343,7 +343,7 @@ const surrogate = (x: tf.Tensor, temperature: number | undefined): tf.Tensor => 
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core"
  * import * as Ops from "./src/models/Ops.js"
- * const g = tf.grad((x: tf.Tensor) => Ops.signSte(x, undefined).sum())(tf.tensor1d([-2, 0.5])) // [0, 1]
+ * const g = tf.grad((x: tf.Tensor) => tf.sum(Ops.signSte(x, undefined)))(tf.tensor1d([-2, 0.5])) // [0, 1]
  * ```
  *
  * @since 0.1.0

@@ -10,7 +10,7 @@
  * import { run } from "retort"
  * import kd from "retort/pipelines/kd"
  * const result = await Effect.runPromise(run(kd, { backend: "wasm", outDir: "runs" }))
- * console.log(result.dir, result.summary)
+ * console.log(result.dir, result.phases)
  * ```
  *
  * @since 0.1.0

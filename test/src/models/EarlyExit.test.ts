@@ -67,7 +67,7 @@ describe("earlyExit", () => {
     b.dispose()
   })
 
-  it("in between: each sample leaves at the first head (in order) confident enough", () => {
+  it("in between: each sample leaves at the first head (in order) confident enough", async () => {
     const b = build(net, 5)
     const x = images([32, 8, 8, 1], 6)
     const heads = tf.tidy(() => b.apply(b.params, x, { train: false }).heads)
@@ -84,6 +84,16 @@ describe("earlyExit", () => {
       expect(r.predictions[i]).toBe(pred[e]![i])
     }
     expect(new Set(r.exits).size).toBeGreaterThan(1)
+    // the asynchronous read gives the same answer, and rejects as the synchronous one throws
+    const before = tf.memory().numTensors
+    const a = await Models.earlyExitAsync(b, b.params, x, { threshold, order })
+    expect(tf.memory().numTensors).toBe(before)
+    expect([...a.exits]).toEqual([...r.exits])
+    expect([...a.predictions]).toEqual([...r.predictions])
+    expect([...a.confidence]).toEqual([...r.confidence])
+    await expect(Models.earlyExitAsync(b, b.params, x, { threshold: 0.5, order: ["exit7"] })).rejects.toThrow(
+      ShapeError,
+    )
     // an explicit order is followed
     const only = Models.earlyExit(b, b.params, x, { threshold: 0, order: ["logits", "exit0"] })
     expect([...only.predictions]).toEqual(pred[2])
