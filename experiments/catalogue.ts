@@ -129,13 +129,13 @@ export const experiments: ReadonlyArray<Experiment> = [
     title: "BYOT: the deepest exit vs the same ResNet trained plainly; shallow exits alone",
     claim:
       "the deepest exit is at least as good as the plain network, and the shallow exits are usable alone (Zhang et al., 2019).",
-    setting: "W4 ResNet with exits after blocks 0 and 1, 1 epoch on 20,000 images, Adam 1e-3.",
+    setting: "W4 ResNet with exits after blocks 0 and 1, 3 epochs on 20,000 images, Adam 1e-3.",
     budget: "about 25 minutes",
     seeds,
     arms: [
       arm(
         "byot",
-        (seed) => limitAll(byot.make({ seed, epochs: 1 }), 20000),
+        (seed) => limitAll(byot.make({ seed, epochs: 3 }), 20000),
         pick({
           accuracy: metric("train", "test/net/accuracy"),
           exit0: metric("train", "test/net[exit0]/accuracy"),
@@ -145,7 +145,7 @@ export const experiments: ReadonlyArray<Experiment> = [
       arm(
         "plain",
         (seed) => {
-          const p = limitAll(byot.make({ seed, epochs: 1 }), 20000)
+          const p = limitAll(byot.make({ seed, epochs: 3 }), 20000)
           const ph = p.phases[0]!
           const stages = ph.step.stages.map((s) =>
             s._tag === "Forward"
@@ -201,19 +201,19 @@ export const experiments: ReadonlyArray<Experiment> = [
     title: "cosub: two drop-path submodels teaching each other vs drop-path alone",
     claim:
       "co-training of submodels beats the same network with stochastic depth alone (Touvron et al., 2022).",
-    setting: "W4 ResNet, per-sample drop-path 0.1–0.3, 1 epoch on 20,000 images, BCE losses.",
+    setting: "W4 ResNet, per-sample drop-path 0.1–0.3, 2 epochs on 20,000 images, BCE losses.",
     budget: "about 25 minutes",
     seeds,
     arms: [
       arm(
         "cosub",
-        (seed) => limitAll(cosub.make({ seed, epochs: 1 }), 20000),
+        (seed) => limitAll(cosub.make({ seed, epochs: 2 }), 20000),
         pick({ accuracy: metric("train", "test/net/accuracy") }),
       ),
       arm(
         "drop-path",
         (seed) => {
-          const p = limitAll(cosub.make({ seed, epochs: 1 }), 20000)
+          const p = limitAll(cosub.make({ seed, epochs: 2 }), 20000)
           const ph = p.phases[0]!
           const stages = ph.step.stages.map((s) =>
             s._tag === "Forward"

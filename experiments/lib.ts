@@ -11,6 +11,7 @@ import { dirname, join } from "node:path"
 import { Effect } from "effect"
 import type { Pipeline } from "../dsl/index.js"
 import type * as Dataset from "../src/data/Dataset.js"
+import * as Plot from "../src/report/Plot.js"
 import { type PhaseResult, run } from "../src/runtime/Run.js"
 
 /** One arm of an experiment: a pipeline per seed and the metrics to read from its result. */
@@ -46,8 +47,12 @@ export const meanStd = (xs: ReadonlyArray<number>) => {
   return { mean: m, std: Math.sqrt(v) }
 }
 
-const fmt = (metric: string, { mean, std }: { mean: number; std: number }) =>
+/** Metrics shown as percentages (accuracies and agreements). */
+const isPercent = (metric: string) =>
   /accuracy|agreement|^gen\d|ensemble|^teacher|^clean|^shifted|^last|^swa|^ema|^exit|^cls|^dist/.test(metric)
+
+const fmt = (metric: string, { mean, std }: { mean: number; std: number }) =>
+  isPercent(metric)
     ? `${(100 * mean).toFixed(2)} ± ${(100 * std).toFixed(2)}`
     : `${mean.toFixed(4)} ± ${std.toFixed(4)}`
 
@@ -153,6 +158,63 @@ export const execute = async (
   return { values: out, seconds, seeds, data: [...data].join(", ") }
 }
 
+/**
+ * The results as a picture: one bar panel per metric, a bar per arm at its mean with a ± std
+ * error bar. The y axis is zoomed to the bars (it does not start at 0), so that differences of a
+ * point are visible; the table gives the numbers.
+ */
+export const chart = (
+  exp: Experiment,
+  r: { values: Record<string, Record<string, Array<number>>> },
+): string => {
+  const metrics = [...new Set(Object.values(r.values).flatMap((m) => Object.keys(m)))]
+  const panel = (
+    title: string,
+    yLabel: string,
+    scale: number,
+    bars: ReadonlyArray<[string, ReadonlyArray<number>]>,
+  ) => {
+    const values = bars.map(([, xs]) => {
+      const { mean, std } = meanStd(xs)
+      return { mean: mean * scale, std: std * scale }
+    })
+    const lo = Math.min(...values.map((b) => b.mean - b.std))
+    const hi = Math.max(...values.map((b) => b.mean + b.std))
+    const pad = Math.max((hi - lo) * 0.4, Math.abs(hi) * 0.01, 1e-6)
+    return Plot.barPlot({
+      title,
+      yLabel: `${yLabel}${scale === 100 ? " (%)" : ""}, mean ± std`,
+      categories: bars.map(([name]) => name),
+      series: [{ name: yLabel, values }],
+      yRange: [lo - pad, hi + pad],
+      height: 240,
+    })
+  }
+  const only = exp.arms.length === 1 ? exp.arms[0]!.name : undefined
+  // one arm measured several ways (e.g. each generation): one panel, a bar per metric
+  if (only !== undefined && metrics.every(isPercent))
+    return Plot.stack([
+      panel(
+        `${exp.name}: ${only}`,
+        "accuracy",
+        100,
+        metrics.map((k) => [k, r.values[only]![k]!]),
+      ),
+    ])
+  const panels = metrics.map((k) =>
+    panel(
+      `${exp.name}: ${k}${exp.lowerIsBetter && k === exp.method[1] ? " (lower is better)" : ""}`,
+      k,
+      isPercent(k) ? 100 : 1,
+      exp.arms
+        .map((a) => a.name)
+        .filter((a) => (r.values[a]?.[k]?.length ?? 0) > 0)
+        .map((a) => [a, r.values[a]![k]!]),
+    ),
+  )
+  return Plot.stack(panels)
+}
+
 /** Render the markdown section of an experiment's results. */
 export const section = (
   exp: Experiment,
@@ -196,6 +258,8 @@ export const section = (
     `| --- | ${metrics.map(() => "---").join(" | ")} |`,
     ...rows,
     "",
+    `![${exp.name}: mean ± std per arm](results/${exp.name}.svg)`,
+    "",
     `Verdict: ${verdict}`,
     "",
     `Command: \`${command}\``,
@@ -213,6 +277,16 @@ export const record = (name: string, text: string, file = join("docs", "results.
   const next =
     i >= 0 && j > i ? doc.slice(0, i) + text + doc.slice(j + end.length) : `${doc.trimEnd()}\n\n${text}\n`
   writeFileSync(file, next)
+}
+
+/** Write the chart of an experiment's results to `docs/results/NAME.svg`. */
+export const draw = (
+  exp: Experiment,
+  r: { values: Record<string, Record<string, Array<number>>> },
+  dir = join("docs", "results"),
+) => {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, `${exp.name}.svg`), chart(exp, r))
 }
 
 /** Save the raw per-seed values. */

@@ -1,12 +1,16 @@
 /**
- * `npm run experiment -- NAME [--quick] [--seeds 1,2,3] [--backend wasm] [--resume]`: run one
+ * `npm run experiment -- NAME [--quick] [--seeds 1,2,3] [--backend wasm] [--resume] [--replot]`: run one
  * experiment of the catalogue (or `list`), print per-seed results, and record mean ± std with the
  * exact command in docs/results.md. `--quick` is a smoke run (20 steps per phase) that writes
  * nothing to docs. Every finished run is journalled in runs/experiments/NAME/journal.jsonl;
- * `--resume` continues an interrupted experiment from there.
+ * `--resume` continues an interrupted experiment from there; `--replot` rewrites the section and
+ * its chart (docs/results/NAME.svg) from experiments/results/NAME.json without training.
  */
+
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
 import { experiments } from "./catalogue.js"
-import { execute, journalPath, record, save, section } from "./lib.js"
+import { draw, execute, journalPath, record, save, section } from "./lib.js"
 
 const args = process.argv.slice(2)
 const name = args.find((a) => !a.startsWith("--"))
@@ -23,6 +27,19 @@ const exp = experiments.find((e) => e.name === name)
 if (!exp) {
   console.error(`no experiment "${name}"; try: ${experiments.map((e) => e.name).join(", ")}`)
   process.exit(1)
+}
+if (args.includes("--replot")) {
+  // rewrite the section and the chart from the saved numbers, without training
+  const file = join("experiments", "results", `${exp.name}.json`)
+  if (!existsSync(file)) {
+    console.error(`no saved results for ${exp.name} (${file}); run the experiment first`)
+    process.exit(1)
+  }
+  const saved = JSON.parse(readFileSync(file, "utf8"))
+  record(exp.name, section(exp, saved, saved.command, saved.data))
+  draw(exp, saved)
+  console.log(`redrawn docs/results/${exp.name}.svg and its section in docs/results.md`)
+  process.exit(0)
 }
 const quick = args.includes("--quick")
 const seeds = flag("--seeds")?.split(",").map(Number)
@@ -41,6 +58,9 @@ const text = section(exp, r, command, r.data)
 console.log(`\n${text}`)
 if (!quick) {
   record(exp.name, text)
+  draw(exp, r)
   save(exp.name, { ...r, command, date: new Date().toISOString() })
-  console.log(`\nrecorded in docs/results.md and experiments/results/${exp.name}.json`)
+  console.log(
+    `\nrecorded in docs/results.md, docs/results/${exp.name}.svg and experiments/results/${exp.name}.json`,
+  )
 }

@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Model, Optimizer, Pipeline } from "../../dsl/index.js"
 import {
+  chart,
   type Experiment,
   execute,
   journalPath,
@@ -134,5 +135,20 @@ describe("experiment harness", () => {
     expect(doc).toContain("**reproduced**")
     expect(doc).not.toContain("not reproduced")
     expect(doc).toContain("Command: `npm run experiment -- x`")
+    expect(doc).toContain("![x: mean ± std per arm](results/x.svg)")
+    // the chart: a panel per metric, a bar per arm; one arm measured several ways is one panel
+    const svg = chart(exp, {
+      values: { m: { accuracy: [0.8, 0.82], ece: [0.1, 0.2] }, b: { accuracy: [0.5, 0.52] } },
+    })
+    expect(svg.match(/class="bar"/g)).toHaveLength(3)
+    expect(svg.match(/class="error"/g)).toHaveLength(3)
+    expect(svg).toContain("x: accuracy")
+    expect(svg).toContain("x: ece")
+    const one = chart(
+      { ...exp, arms: [exp.arms[0]!] },
+      { values: { m: { gen0: [0.8, 0.82], gen1: [0.81, 0.83] } } },
+    )
+    expect(one.match(/class="bar"/g)).toHaveLength(2)
+    expect(one).toContain(">gen1<")
   })
 })
