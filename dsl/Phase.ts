@@ -126,6 +126,14 @@ export interface Evaluate {
   readonly metrics: ReadonlyArray<Metric>
   /** For `agreement`: the reference model (usually the teacher). */
   readonly reference?: string
+  /**
+   * Early-exit inference (BYOT): for each threshold, every plain model target (no `heads`) whose
+   * model has several heads (a ResNet with exits) is also evaluated leaving each sample at the first head, shallow →
+   * deep, whose largest softmax probability reaches the threshold. Gives
+   * `<target>@<threshold>/accuracy`, `/meanExit` (index of the head used, 0 = first) and
+   * `/<head>` (the fraction of samples that left there). Uncorrupted splits only.
+   */
+  readonly earlyExit?: ReadonlyArray<number>
 }
 
 /**
@@ -151,6 +159,7 @@ export interface Phase {
 
 /**
  * Evaluation settings. Defaults: every epoch, on the test split, accuracy + NLL + ECE.
+ * `earlyExit` adds early-exit inference at the given confidence thresholds (see {@link Evaluate}).
  *
  * @example
  * ```ts
@@ -172,12 +181,14 @@ export const evaluate = (options: {
   readonly metrics?: ReadonlyArray<Metric>
   readonly every?: number
   readonly reference?: string
+  readonly earlyExit?: ReadonlyArray<number>
 }): Evaluate => ({
   every: options.every ?? 1,
   splits: options.splits ?? [{ split: "test" }],
   targets: [...(options.models ?? []).map((m) => target(m)), ...(options.targets ?? [])],
   metrics: options.metrics ?? ["accuracy", "nll", "ece"],
   ...(options.reference !== undefined ? { reference: options.reference } : {}),
+  ...(options.earlyExit !== undefined ? { earlyExit: options.earlyExit } : {}),
 })
 
 /**
@@ -298,6 +309,7 @@ const EvaluateSchema: Schema.Codec<Evaluate> = Schema.Struct({
   targets: Schema.Array(EvalTargetSchema),
   metrics: Schema.Array(Schema.Literals(["accuracy", "nll", "ece", "agreement", "exits"])),
   reference: Schema.optionalKey(Schema.String),
+  earlyExit: Schema.optionalKey(Schema.Array(Schema.Finite)),
 })
 
 /**

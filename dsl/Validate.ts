@@ -446,6 +446,19 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
       }
       if (t._tag === "Ensemble" && t.models.length === 0) add(tp, "an ensemble needs models")
     })
+    if (ev.earlyExit !== undefined) {
+      ev.earlyExit.forEach((t, j) => {
+        if (!Number.isFinite(t)) add([...ep, "earlyExit", j], `a threshold must be a finite number, got ${t}`)
+      })
+      const multi = ev.targets.some((t) => {
+        const m =
+          t._tag === "Model" && t.heads.length === 0 ? p.models[averaged.get(t.model) ?? t.model] : undefined
+        // a custom model's heads are unknown before it is built: let it through
+        return m !== undefined && (Model.heads(m)?.length ?? 2) > 1
+      })
+      if (ev.earlyExit.length > 0 && !multi)
+        add([...ep, "earlyExit"], "early exit needs a model target with several heads (a ResNet with exits)")
+    }
     if (ev.metrics.includes("agreement")) {
       if (ev.reference === undefined)
         add([...ep, "reference"], "the agreement metric needs a reference model")

@@ -2,7 +2,8 @@
  * Be Your Own Teacher (Zhang et al., 2019): a ResNet with shallow exits after blocks 0 and 1
  * (three classifiers in all); the deepest head teaches the shallow ones:
  * L = CE(q_deep, y) + Σᵢ (1−α)·CE(qᵢ, y) + α·T²·KL(q_deep ‖ qᵢ) + β·‖Fᵢ − F_deepᵈ‖²,
- * with α = 0.1, T = 3, β = 1e-6 (reference re-implementation). Each exit is evaluated alone.
+ * with α = 0.1, T = 3, β = 1e-6 (reference re-implementation). Each exit is evaluated alone, and
+ * the network with early exits at confidence thresholds 0.5, 0.9 and 0.99.
  */
 import { Loss, Optimizer, Phase, Pipeline, Step } from "../dsl/index.js"
 import { resnet } from "./common.js"
@@ -13,6 +14,8 @@ export interface Options {
   readonly alpha?: number
   readonly temperature?: number
   readonly beta?: number
+  /** Confidence thresholds of the early-exit evaluation (default 0.5, 0.9, 0.99). */
+  readonly earlyExit?: ReadonlyArray<number>
 }
 
 export const make = (o: Options = {}) => {
@@ -68,6 +71,7 @@ export const make = (o: Options = {}) => {
         evaluate: Phase.evaluate({
           targets: [Phase.target("net"), Phase.target("net", ["exit0"]), Phase.target("net", ["exit1"])],
           metrics: ["accuracy", "nll", "ece", "exits"],
+          earlyExit: o.earlyExit ?? [0.5, 0.9, 0.99],
         }),
       }),
     ],

@@ -37,7 +37,9 @@ export const demo = (o: {
     // Evaluate the students every 5 epochs (and at the end), not after each of their short epochs.
     const pipeline = {
       ...base,
-      phases: base.phases.map((ph) => (ph.name === "teacher" ? ph : { ...ph, evaluate: { ...ph.evaluate, every: 5 } })),
+      phases: base.phases.map((ph) =>
+        ph.name === "teacher" ? ph : { ...ph, evaluate: { ...ph.evaluate, every: 5 } },
+      ),
     }
     yield* Console.log(
       `Retort demo: CNN teacher (${s.teacherEpochs} epoch${s.teacherEpochs > 1 ? "s" : ""}, all training images) → MLP student by distillation, and the same MLP on labels alone (${s.studentEpochs} epochs each on the first ${s.limit} images)`,

@@ -304,6 +304,7 @@ const retort = Command.make("retort").pipe(
     validateCommand,
     describeCommand,
     exportCommand,
+    probeCommand,
     doctorCommand,
     demoCommand,
   ]),

@@ -348,7 +348,7 @@ const evaluate = (
   dataset: Dataset.Dataset,
   options: RunOptions,
   seed: number,
-): Effect.Effect<Record<string, Record<string, number>>> =>
+): Effect.Effect<Record<string, Record<string, number>>, ShapeError | ValidationError> =>
   Effect.gen(function* () {
     const ev = phase.evaluate
     const out: Record<string, Record<string, number>> = {}
@@ -470,6 +470,26 @@ const evaluate = (
         for (const [head, e] of Object.entries(exits[j]!))
           metrics[`${name}/${head}/accuracy`] = e.correct / e.n
       })
+      // early-exit inference (uncorrupted splits): one more forward pass per multi-head model
+      if (ev.earlyExit && ev.earlyExit.length > 0 && !split.corruption)
+        for (const t of ev.targets) {
+          if (t._tag !== "Model" || t.heads.length > 0) continue
+          const slot = state.models.get(t.model)!
+          if (slot.built.heads.length < 2) continue
+          const report = yield* Models.evaluateEarlyExit(slot.built, slot.params, data, {
+            thresholds: ev.earlyExit,
+            state: slot.state,
+            shape: [h, w, c],
+            limit: n,
+            batchSize: EVAL_BATCH,
+          })
+          for (const r of report.thresholds) {
+            const key = `${targetName(t)}@${r.threshold}`
+            metrics[`${key}/accuracy`] = r.accuracy
+            metrics[`${key}/meanExit`] = r.meanExit
+            for (const [head, f] of Object.entries(r.fractions)) metrics[`${key}/${head}`] = f
+          }
+        }
       out[metricKey(split)] = metrics
     }
     return out

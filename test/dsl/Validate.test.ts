@@ -166,6 +166,46 @@ describe("Validate", () => {
     expect(paths).toContain("phases[0].init.student")
   })
 
+  it("early exit: finite thresholds, and a model target with several heads", () => {
+    const train = (m: string) =>
+      Step.start.pipe(
+        Step.forward(m, { as: "s" }),
+        Step.loss({ ce: Loss.crossEntropy({ logits: "s" }) }),
+        Step.optimize(m, adam),
+      )
+    const resnet = Model.resnet({
+      stem: { filters: 4 },
+      blocks: [{ filters: 4 }],
+      exits: [{ after: "stem" }],
+      classes: 10,
+    })
+    expect(
+      problems(
+        one({ net: resnet }, train("net"), {
+          evaluate: Phase.evaluate({ models: ["net"], earlyExit: [0.5, 0.9] }),
+        }),
+      ),
+    ).toEqual([])
+    expect(
+      problems(
+        one({ net: resnet }, train("net"), {
+          evaluate: Phase.evaluate({ models: ["net"], earlyExit: [Number.NaN] }),
+        }),
+      ),
+    ).toContainEqual({
+      path: "phases[0].evaluate.earlyExit[0]",
+      message: expect.stringMatching(/finite/),
+    })
+    expect(
+      problems(
+        one({ net: mlp }, train("net"), { evaluate: Phase.evaluate({ models: ["net"], earlyExit: [0.9] }) }),
+      ),
+    ).toContainEqual({
+      path: "phases[0].evaluate.earlyExit",
+      message: expect.stringMatching(/several heads/),
+    })
+  })
+
   it("reports all problems of one pipeline together", () => {
     const bad = JSON.parse(Codec.toJson(recipes.kd!))
     bad.phases[1].step.stages[2].terms.kd.temperature = -1

@@ -28,7 +28,7 @@ const net = () =>
     { after: "block0", hidden: 4 },
     { after: "block1", hidden: 4 },
   ])
-const small = () => shrink(make({ epochs: 1 }), { net: net() })
+const small = () => shrink(make({ epochs: 1, earlyExit: [0, 0.5, 1.01] }), { net: net() })
 
 /** Parameters whose values changed, as a set of top-level groups (`stem`, `block1`, `exit0`, `head`…). */
 const movedGroups = (before: Map<string, Float32Array>, after: Map<string, Float32Array>) => {
@@ -107,6 +107,15 @@ describe("byot recipe", () => {
     expect(all!.accuracy).toBeCloseTo(m["test/net/accuracy"]!, 10)
     expect(mid!.meanExit).toBeGreaterThanOrEqual(0)
     expect(mid!.meanExit).toBeLessThanOrEqual(2)
+    // the pipeline's own early-exit evaluation reports the same, per threshold
+    for (const r of report.thresholds) {
+      expect(m[`test/net@${r.threshold}/accuracy`]).toBe(r.accuracy)
+      expect(m[`test/net@${r.threshold}/meanExit`]).toBe(r.meanExit)
+      for (const h of report.order) expect(m[`test/net@${r.threshold}/${h}`]).toBe(r.fractions[h])
+    }
+    expect(m["test/net@1.01/meanExit"]).toBe(2)
+    // only plain model targets: not the single-head views of the same network
+    expect(Object.keys(m).filter((k) => k.includes("]@"))).toEqual([])
   })
 
   it("each term is as the reference states it: CE per exit, T²·KL(deep ‖ exit), ‖F_exit − F_deep‖²", () => {

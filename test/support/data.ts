@@ -4,7 +4,9 @@ import type * as Dataset from "../../src/data/Dataset.js"
  * A small synthetic data set that is learnable in a few steps: each class lights a different
  * horizontal band of a 28×28 image, plus seeded noise. Deterministic.
  */
-export const synthetic = (options: { train?: number; test?: number; classes?: number; seed?: number } = {}): Dataset.Dataset => {
+export const synthetic = (
+  options: { train?: number; test?: number; classes?: number; seed?: number } = {},
+): Dataset.Dataset => {
   const classes = options.classes ?? 10
   let s = (options.seed ?? 1) >>> 0
   const rand = () => {
@@ -26,5 +28,11 @@ export const synthetic = (options: { train?: number; test?: number; classes?: nu
     }
     return { x, y, n }
   }
-  return { name: "synthetic", classes, shape: [28, 28, 1], train: make(options.train ?? 256), test: make(options.test ?? 128) }
+  return {
+    name: "synthetic",
+    classes,
+    shape: [28, 28, 1],
+    train: make(options.train ?? 256),
+    test: make(options.test ?? 128),
+  }
 }
