@@ -2,8 +2,8 @@
  * The experiments of the method catalogue: each recipe's claim from `shared/METHODS.md`, sized
  * to run in about 30 minutes or less on 2 cores on the default (wasm) backend, over 3 seeds.
  */
-import type { Phase, Pipeline } from "../dsl/index.js"
-import { Model } from "../dsl/index.js"
+import type { Pipeline } from "../dsl/index.js"
+import { Model, Phase } from "../dsl/index.js"
 import * as bornAgain from "../pipelines/born-again.js"
 import * as byot from "../pipelines/byot.js"
 import * as cosub from "../pipelines/cosub.js"
@@ -129,7 +129,8 @@ export const experiments: ReadonlyArray<Experiment> = [
     title: "BYOT: the deepest exit vs the same ResNet trained plainly; shallow exits alone",
     claim:
       "the deepest exit is at least as good as the plain network, and the shallow exits are usable alone (Zhang et al., 2019).",
-    setting: "W4 ResNet with exits after blocks 0 and 1, 3 epochs on 20,000 images, Adam 1e-3.",
+    setting:
+      "W4 ResNet with exits after blocks 0 and 1, 3 epochs on 20,000 images, Adam 1e-3; exit@0.9 is early-exit inference at confidence 0.9 (meanExit@0.9: mean index of the head used, 0 = exit0, 2 = the deepest).",
     budget: "about 25 minutes",
     seeds,
     arms: [
@@ -140,6 +141,8 @@ export const experiments: ReadonlyArray<Experiment> = [
           accuracy: metric("train", "test/net/accuracy"),
           exit0: metric("train", "test/net[exit0]/accuracy"),
           exit1: metric("train", "test/net[exit1]/accuracy"),
+          "exit@0.9": metric("train", "test/net@0.9/accuracy"),
+          "meanExit@0.9": metric("train", "test/net@0.9/meanExit"),
         }),
       ),
       arm(
@@ -162,7 +165,8 @@ export const experiments: ReadonlyArray<Experiment> = [
               {
                 ...ph,
                 step: { ...ph.step, stages },
-                evaluate: { ...ph.evaluate, targets: [ph.evaluate.targets[0]!], metrics: ["accuracy"] },
+                // the plain network has one head: no per-exit or early-exit evaluation
+                evaluate: Phase.evaluate({ targets: [ph.evaluate.targets[0]!], metrics: ["accuracy"] }),
               } as Phase.Phase,
             ],
           }

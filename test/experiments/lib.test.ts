@@ -1,8 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Model, Optimizer, Pipeline } from "../../dsl/index.js"
+import { Codec, Model, Optimizer, Pipeline } from "../../dsl/index.js"
 import {
   chart,
   type Experiment,
@@ -150,5 +151,23 @@ describe("experiment harness", () => {
     )
     expect(one.match(/class="bar"/g)).toHaveLength(2)
     expect(one).toContain(">gen1<")
+  })
+})
+
+describe("the experiment catalogue", () => {
+  it("every arm of every experiment is a valid pipeline, and the verdict's arms and metrics exist", async () => {
+    const { experiments } = await import("../../experiments/catalogue.js")
+    expect(experiments.map((e) => e.name).sort()).toEqual(
+      ["born-again", "byot", "cosub", "cyclical", "deit", "kd", "place", "sd-dropout", "swa"].sort(),
+    )
+    for (const e of experiments) {
+      expect(e.seeds.length).toBeGreaterThanOrEqual(3)
+      for (const a of e.arms) {
+        const r = Codec.validate(a.pipeline(1))
+        expect(Result.isSuccess(r) ? [] : r.failure.issues, `${e.name}/${a.name}`).toEqual([])
+      }
+      expect(e.arms.map((a) => a.name)).toContain(e.method[0])
+      expect(e.arms.map((a) => a.name)).toContain(e.baseline[0])
+    }
   })
 })
