@@ -3,9 +3,11 @@ import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import * as fc from "fast-check"
-import { beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Optimizer from "../../../dsl/Optimizer.js"
 import * as Ramp from "../../../dsl/Ramp.js"
+import { make as makeBackend } from "../../../src/backend/Backend.js"
+import * as AdamKernel from "../../../src/backend/kernels/Adam.js"
 import * as Optimizers from "../../../src/compile/optimizers.js"
 import { ShapeError } from "../../../src/errors.js"
 
@@ -412,5 +414,48 @@ describe("state", () => {
       Optimizers.dispose(state)
     }
     tf.dispose([x, yTrue, w, b])
+  })
+})
+
+describe("on wasm, Adam and AdamW run as one fused kernel per parameter, with the same updates", () => {
+  beforeAll(async () => {
+    await Effect.runPromise(Effect.scoped(makeBackend({ kind: "wasm" })))
+    expect(tf.getKernel(AdamKernel.kernelName, "wasm")).toBeDefined()
+  })
+  afterAll(async () => {
+    await tf.setBackend("cpu")
+  })
+
+  it("Adam and AdamW agree with the reference (coupled L2, decoupled decay, clipping, ramps)", () => {
+    fc.assert(
+      fc.property(adamArb, paramsArb, gradsArb, (opt, init, grads) => agrees(opt, init, grads)),
+      { numRuns: 40 },
+    )
+    fc.assert(
+      fc.property(adamwArb, paramsArb, gradsArb, (opt, init, grads) => agrees(opt, init, grads)),
+      { numRuns: 40 },
+    )
+  })
+
+  it("the fused kernel is what runs: one RetortAdam per parameter, no element-wise update ops", async () => {
+    const compiled = Optimizers.compile(Optimizer.adamw({ lr: 1e-2, weightDecay: 0.1 }))
+    const params = makeParams([
+      [1, 2, 3, 4, 5, 6],
+      [0.5, -0.5, 1, -1],
+    ])
+    const state = compiled.init(params)
+    const profile = await tf.profile(() => {
+      tf.tidy(() => {
+        const g: Record<string, tf.Tensor> = {}
+        for (const p of params) g[p.path] = tf.onesLike(p.variable)
+        compiled.apply(state, params, g, (num) => Ramp.evaluate(num, clockAt(0)))
+      })
+    })
+    const names = profile.kernels.map((k) => k.name)
+    expect(names.filter((n) => n === AdamKernel.kernelName)).toHaveLength(2)
+    expect(names).not.toContain("Sqrt")
+    expect(names).not.toContain("RealDiv")
+    Optimizers.dispose(state)
+    for (const p of params) p.variable.dispose()
   })
 })
