@@ -78,6 +78,7 @@ export const experiments: ReadonlyArray<Experiment> = [
   },
   {
     name: "born-again",
+    kind: "atLeast",
     title: "Born-again networks: generation 2 vs generation 0 (same CNN), and their ensemble",
     claim: "a student of the same size as its teacher matches or beats it (Furlanello et al., 2018).",
     setting:
@@ -102,6 +103,7 @@ export const experiments: ReadonlyArray<Experiment> = [
   },
   {
     name: "deit",
+    kind: "atLeast",
     title: "DeiT: hard-label distillation through a distillation token vs soft distillation",
     claim:
       "hard distillation is at least as good as soft distillation at equal budget (Touvron et al., 2021).",
@@ -126,6 +128,7 @@ export const experiments: ReadonlyArray<Experiment> = [
   },
   {
     name: "byot",
+    kind: "atLeast",
     title: "BYOT: the deepest exit vs the same ResNet trained plainly; shallow exits alone",
     claim:
       "the deepest exit is at least as good as the plain network, and the shallow exits are usable alone (Zhang et al., 2019).",
@@ -240,6 +243,7 @@ export const experiments: ReadonlyArray<Experiment> = [
   },
   {
     name: "cyclical",
+    kind: "atLeast",
     title: "Cyclical training: easy→hard→easy weight decay, temperature and clipping vs constants",
     claim:
       "cyclical weight decay / temperature is at least as good as constant values (Smith, cyclical training).",
@@ -273,6 +277,7 @@ export const experiments: ReadonlyArray<Experiment> = [
   },
   {
     name: "swa",
+    kind: "atLeast",
     title: "SWA: the averaged weights vs the last iterate (and EMA)",
     claim: "the SWA average is at least as good as the last iterate (Izmailov et al., 2018).",
     setting:

@@ -39,6 +39,11 @@ export interface Experiment {
   readonly method: readonly [string, string]
   readonly baseline: readonly [string, string]
   readonly lowerIsBetter?: boolean
+  /**
+   * `"better"` (default): the method must beat the baseline. `"atLeast"`: the claim is "at least
+   * as good", so a method within the seed-to-seed spread of its baseline also reproduces it.
+   */
+  readonly kind?: "better" | "atLeast"
 }
 
 export const meanStd = (xs: ReadonlyArray<number>) => {
@@ -242,9 +247,13 @@ export const section = (
     verdict =
       diff > noise
         ? `**reproduced**: ${label(ma, mk)} is better than ${label(ba, bk)} (difference ${gap}, more than the combined seed-to-seed std).`
-        : diff > 0
-          ? `**inconclusive**: ${label(ma, mk)} is ahead of ${label(ba, bk)} by less than the seed-to-seed spread (difference ${gap}).`
-          : `**not reproduced** at this scale: ${label(ma, mk)} is not better than ${label(ba, bk)} (difference ${gap}).`
+        : exp.kind === "atLeast" && diff >= -noise
+          ? `**reproduced (as good)**: ${label(ma, mk)} is within the seed-to-seed spread of ${label(ba, bk)} (difference ${gap}), which is what an "at least as good" claim asks at this number of seeds.`
+          : diff > 0
+            ? `**inconclusive**: ${label(ma, mk)} is ahead of ${label(ba, bk)} by less than the seed-to-seed spread (difference ${gap}).`
+            : exp.kind === "atLeast"
+              ? `**not reproduced** at this scale: ${label(ma, mk)} is worse than ${label(ba, bk)} by more than the seed-to-seed spread (difference ${gap}).`
+              : `**not reproduced** at this scale: ${label(ma, mk)} is not better than ${label(ba, bk)} (difference ${gap}).`
   }
   return [
     `<!-- experiment:${exp.name}:start -->`,

@@ -125,6 +125,17 @@ describe("experiment harness", () => {
     expect(text([0.8, 0.82])).toContain("| m | 81.00 ± 1.41 |")
     expect(text([0.515, 0.52])).toContain("**inconclusive**")
     expect(text([0.4, 0.41])).toContain("**not reproduced**")
+    // an "at least as good" claim: within the spread reproduces it, worse beyond it does not
+    const atLeast = (m: Array<number>) =>
+      section(
+        { ...exp, kind: "atLeast" },
+        { values: { m: { accuracy: m }, b: { accuracy: [0.5, 0.52] } }, seconds: 60, seeds: [1, 2] },
+        "c",
+        "mnist",
+      )
+    expect(atLeast([0.505, 0.515])).toContain("**reproduced (as good)**")
+    expect(atLeast([0.8, 0.82])).toContain("**reproduced**: m accuracy is better")
+    expect(atLeast([0.4, 0.41])).toContain("**not reproduced**")
     const file = join(dir, "results.md")
     writeFileSync(file, "# Results\n\nintro\n")
     record("x", text([0.4, 0.41]), file)
