@@ -220,6 +220,84 @@ export const chart = (
   return Plot.stack(panels)
 }
 
+/** The verdict word of {@link verdictOf}. */
+export type Verdict = "reproduced" | "reproduced (as good)" | "inconclusive" | "not reproduced" | "no data"
+
+/**
+ * Compare the method with its baseline over the seeds: the difference of the means against the
+ * combined seed-to-seed standard deviation (see the introduction of docs/results.md).
+ */
+export const verdictOf = (
+  exp: Experiment,
+  values: Record<string, Record<string, Array<number>>>,
+): { readonly verdict: Verdict; readonly text: string; readonly gap?: string } => {
+  const [ma, mk] = exp.method
+  const [ba, bk] = exp.baseline
+  const m = values[ma]?.[mk]
+  const b = values[ba]?.[bk]
+  if (!m || !b) return { verdict: "no data", text: "not enough data for a verdict" }
+  const dm = meanStd(m)
+  const db = meanStd(b)
+  const diff = (exp.lowerIsBetter ? -1 : 1) * (dm.mean - db.mean)
+  const noise = Math.sqrt(dm.std ** 2 + db.std ** 2)
+  const gap = fmt(mk, { mean: dm.mean - db.mean, std: noise })
+  const method = `${ma} ${mk}`
+  const baseline = `${ba} ${bk}`
+  const [verdict, text]: [Verdict, string] =
+    diff > noise
+      ? [
+          "reproduced",
+          `${method} is better than ${baseline} (difference ${gap}, more than the combined seed-to-seed std).`,
+        ]
+      : exp.kind === "atLeast" && diff >= -noise
+        ? [
+            "reproduced (as good)",
+            `${method} is within the seed-to-seed spread of ${baseline} (difference ${gap}), which is what an "at least as good" claim asks at this number of seeds.`,
+          ]
+        : diff > 0
+          ? [
+              "inconclusive",
+              `${method} is ahead of ${baseline} by less than the seed-to-seed spread (difference ${gap}).`,
+            ]
+          : exp.kind === "atLeast"
+            ? [
+                "not reproduced",
+                `at this scale: ${method} is worse than ${baseline} by more than the seed-to-seed spread (difference ${gap}).`,
+              ]
+            : [
+                "not reproduced",
+                `at this scale: ${method} is not better than ${baseline} (difference ${gap}).`,
+              ]
+  const sep = verdict === "not reproduced" ? " " : ": "
+  return { verdict, text: `**${verdict}**${sep}${text}`, gap }
+}
+
+/**
+ * The summary table at the top of docs/results.md: one row per experiment of the catalogue with
+ * its verdict, the compared numbers and the minutes its runs took ("not run yet" without saved
+ * results).
+ */
+export const summary = (
+  experiments: ReadonlyArray<Experiment>,
+  load: (
+    name: string,
+  ) => { values: Record<string, Record<string, Array<number>>>; seconds: number } | undefined,
+): string => {
+  const rows = experiments.map((e) => {
+    const r = load(e.name)
+    if (!r) return `| [${e.name}](#${e.name}) | ${e.claim} | not run yet | – | – |`
+    const v = verdictOf(e, r.values)
+    return `| [${e.name}](#${e.name}) | ${e.claim} | **${v.verdict}** | ${e.method.join(" ")} vs ${e.baseline.join(" ")}: ${v.gap ?? "–"} | ${(r.seconds / 60).toFixed(1)} |`
+  })
+  return [
+    "<!-- summary:start -->",
+    "| experiment | claim | verdict | method − baseline (mean ± combined std) | minutes |",
+    "| --- | --- | --- | --- | --- |",
+    ...rows,
+    "<!-- summary:end -->",
+  ].join("\n")
+}
+
 /** Render the markdown section of an experiment's results. */
 export const section = (
   exp: Experiment,
@@ -232,31 +310,11 @@ export const section = (
     (a) =>
       `| ${a.name} | ${metrics.map((k) => (r.values[a.name]?.[k] ? fmt(k, meanStd(r.values[a.name]![k]!)) : "–")).join(" | ")} |`,
   )
-  const [ma, mk] = exp.method
-  const [ba, bk] = exp.baseline
-  const m = r.values[ma]?.[mk]
-  const b = r.values[ba]?.[bk]
-  const label = (arm: string, metric: string) => `${arm} ${metric}`
-  let verdict = "not enough data for a verdict"
-  if (m && b) {
-    const dm = meanStd(m)
-    const db = meanStd(b)
-    const diff = (exp.lowerIsBetter ? -1 : 1) * (dm.mean - db.mean)
-    const noise = Math.sqrt(dm.std ** 2 + db.std ** 2)
-    const gap = fmt(mk, { mean: dm.mean - db.mean, std: noise })
-    verdict =
-      diff > noise
-        ? `**reproduced**: ${label(ma, mk)} is better than ${label(ba, bk)} (difference ${gap}, more than the combined seed-to-seed std).`
-        : exp.kind === "atLeast" && diff >= -noise
-          ? `**reproduced (as good)**: ${label(ma, mk)} is within the seed-to-seed spread of ${label(ba, bk)} (difference ${gap}), which is what an "at least as good" claim asks at this number of seeds.`
-          : diff > 0
-            ? `**inconclusive**: ${label(ma, mk)} is ahead of ${label(ba, bk)} by less than the seed-to-seed spread (difference ${gap}).`
-            : exp.kind === "atLeast"
-              ? `**not reproduced** at this scale: ${label(ma, mk)} is worse than ${label(ba, bk)} by more than the seed-to-seed spread (difference ${gap}).`
-              : `**not reproduced** at this scale: ${label(ma, mk)} is not better than ${label(ba, bk)} (difference ${gap}).`
-  }
+  const verdict = verdictOf(exp, r.values).text
   return [
     `<!-- experiment:${exp.name}:start -->`,
+    `<a id="${exp.name}"></a>`,
+    "",
     `### ${exp.title}`,
     "",
     `Claim: ${exp.claim}`,
@@ -277,9 +335,24 @@ export const section = (
 }
 
 /** Replace (or append) an experiment's section in docs/results.md. */
-export const record = (name: string, text: string, file = join("docs", "results.md")) => {
-  const start = `<!-- experiment:${name}:start -->`
-  const end = `<!-- experiment:${name}:end -->`
+export const record = (name: string, text: string, file = join("docs", "results.md")) =>
+  replaceBlock(`<!-- experiment:${name}:start -->`, `<!-- experiment:${name}:end -->`, text, file)
+
+/** Replace the summary table of docs/results.md (or insert it before the first section). */
+export const recordSummary = (text: string, file = join("docs", "results.md")) => {
+  const doc = existsSync(file) ? readFileSync(file, "utf8") : "# Results\n"
+  if (doc.includes("<!-- summary:start -->"))
+    replaceBlock("<!-- summary:start -->", "<!-- summary:end -->", text, file)
+  else {
+    const i = doc.indexOf("<!-- experiment:")
+    writeFileSync(
+      file,
+      i >= 0 ? `${doc.slice(0, i)}${text}\n\n${doc.slice(i)}` : `${doc.trimEnd()}\n\n${text}\n`,
+    )
+  }
+}
+
+const replaceBlock = (start: string, end: string, text: string, file: string) => {
   const doc = existsSync(file) ? readFileSync(file, "utf8") : "# Results\n"
   const i = doc.indexOf(start)
   const j = doc.indexOf(end)

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { experiments } from "./catalogue.js"
-import { draw, execute, journalPath, record, save, section } from "./lib.js"
+import { draw, execute, journalPath, record, recordSummary, save, section, summary } from "./lib.js"
 
 const args = process.argv.slice(2)
 const name = args.find((a) => !a.startsWith("--"))
@@ -28,6 +28,12 @@ if (!exp) {
   console.error(`no experiment "${name}"; try: ${experiments.map((e) => e.name).join(", ")}`)
   process.exit(1)
 }
+/** Saved results of an experiment, if it has been run. */
+const saved = (n: string) => {
+  const file = join("experiments", "results", `${n}.json`)
+  return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : undefined
+}
+
 if (args.includes("--replot")) {
   // rewrite the section and the chart from the saved numbers, without training
   const file = join("experiments", "results", `${exp.name}.json`)
@@ -35,9 +41,10 @@ if (args.includes("--replot")) {
     console.error(`no saved results for ${exp.name} (${file}); run the experiment first`)
     process.exit(1)
   }
-  const saved = JSON.parse(readFileSync(file, "utf8"))
-  record(exp.name, section(exp, saved, saved.command, saved.data))
-  draw(exp, saved)
+  const r = JSON.parse(readFileSync(file, "utf8"))
+  record(exp.name, section(exp, r, r.command, r.data))
+  draw(exp, r)
+  recordSummary(summary(experiments, saved))
   console.log(`redrawn docs/results/${exp.name}.svg and its section in docs/results.md`)
   process.exit(0)
 }
@@ -60,6 +67,7 @@ if (!quick) {
   record(exp.name, text)
   draw(exp, r)
   save(exp.name, { ...r, command, date: new Date().toISOString() })
+  recordSummary(summary(experiments, saved))
   console.log(
     `\nrecorded in docs/results.md, docs/results/${exp.name}.svg and experiments/results/${exp.name}.json`,
   )

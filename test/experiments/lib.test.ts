@@ -13,6 +13,7 @@ import {
   readJournal,
   record,
   section,
+  summary,
 } from "../../experiments/lib.js"
 import { supervised } from "../../pipelines/common.js"
 import { useWasm } from "../pipelines/support.js"
@@ -125,6 +126,14 @@ describe("experiment harness", () => {
     expect(text([0.8, 0.82])).toContain("| m | 81.00 ± 1.41 |")
     expect(text([0.515, 0.52])).toContain("**inconclusive**")
     expect(text([0.4, 0.41])).toContain("**not reproduced**")
+    // the summary table: a row per experiment, "not run yet" without saved results
+    const table = summary([exp, { ...exp, name: "y" }], (n) =>
+      n === "x"
+        ? { values: { m: { accuracy: [0.8, 0.82] }, b: { accuracy: [0.5, 0.52] } }, seconds: 90 }
+        : undefined,
+    )
+    expect(table).toContain("| [x](#x) | c | **reproduced** | m accuracy vs b accuracy: 30.00 ± 2.00 | 1.5 |")
+    expect(table).toContain("| [y](#y) | c | not run yet | – | – |")
     // an "at least as good" claim: within the spread reproduces it, worse beyond it does not
     const atLeast = (m: Array<number>) =>
       section(
