@@ -101,9 +101,11 @@ const one = () => {
 for (let k = 0; k < Number(values.warmup); k++) one()
 
 // --compare: the hand-written tfjs loop of the same workload in the same process, interleaved with
-// the pipeline step by step, so that both see the same machine load (the fairest ratio).
+// the pipeline step by step, so that both see the same machine load (the fairest ratio). It uses
+// the same fused Adam kernel as the interpreter (unless RETORT_FUSED_ADAM=0), so that the ratio is
+// what the interpreter itself costs.
 if (values.compare) {
-  const hand = Workloads.make(name as Workloads.Name, 1)
+  const hand = Workloads.make(name as Workloads.Name, 1, { fusedAdam: process.env.RETORT_FUSED_ADAM !== "0" })
   const two = () => {
     const l = hand.step()
     const v = l.dataSync()[0]!
