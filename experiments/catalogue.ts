@@ -48,7 +48,7 @@ export const experiments: ReadonlyArray<Experiment> = [
     claim: "distilled small net beats the same net trained on labels alone (Hinton et al., 2015).",
     setting:
       "W2 CNN teacher, 2 epochs on all training images; W1 MLP students, 15 epochs on the first 5,000 training images, Adam 1e-3, batch 128; KD with T = 4, α = 0.9.",
-    budget: "about 20 minutes",
+    budget: "about 10 minutes",
     seeds,
     arms: [
       arm(
@@ -83,7 +83,7 @@ export const experiments: ReadonlyArray<Experiment> = [
     claim: "a student of the same size as its teacher matches or beats it (Furlanello et al., 2018).",
     setting:
       "W2 CNN, 3 generations (gen0 on labels, gen1 and gen2 by KD with α = 0.5, T = 2), 1 epoch each on 20,000 images.",
-    budget: "about 25 minutes",
+    budget: "about 5 minutes",
     seeds,
     arms: [
       arm(
@@ -134,7 +134,7 @@ export const experiments: ReadonlyArray<Experiment> = [
       "the deepest exit is at least as good as the plain network, and the shallow exits are usable alone (Zhang et al., 2019).",
     setting:
       "W4 ResNet with exits after blocks 0 and 1, 3 epochs on 20,000 images, Adam 1e-3; exit@0.9 is early-exit inference at confidence 0.9 (meanExit@0.9: mean index of the head used, 0 = exit0, 2 = the deepest).",
-    budget: "about 25 minutes",
+    budget: "about 15 minutes",
     seeds,
     arms: [
       arm(
@@ -185,7 +185,7 @@ export const experiments: ReadonlyArray<Experiment> = [
     title: "SD-Dropout: calibration (ECE) of self-distillation between dropout samples",
     claim: "better calibration (lower ECE) than the plain dropout network (Lee et al., 2022).",
     setting: "W1 MLP with dropout 0.3, 3 epochs on all training images, Adam 1e-3; forward KL, β = 1.",
-    budget: "about 15 minutes",
+    budget: "about 5 minutes",
     seeds,
     arms: [
       arm(
@@ -209,7 +209,7 @@ export const experiments: ReadonlyArray<Experiment> = [
     claim:
       "co-training of submodels beats the same network with stochastic depth alone (Touvron et al., 2022).",
     setting: "W4 ResNet, per-sample drop-path 0.1–0.3, 2 epochs on 20,000 images, BCE losses.",
-    budget: "about 25 minutes",
+    budget: "about 15 minutes",
     seeds,
     arms: [
       arm(
@@ -249,7 +249,7 @@ export const experiments: ReadonlyArray<Experiment> = [
       "cyclical weight decay / temperature is at least as good as constant values (Smith, cyclical training).",
     setting:
       "W2 CNN teacher 2 epochs on 10,000 images; W1 MLP student by KD, 10 epochs on the first 5,000 images, AdamW.",
-    budget: "about 30 minutes",
+    budget: "about 10 minutes",
     seeds,
     arms: (
       [
@@ -282,7 +282,7 @@ export const experiments: ReadonlyArray<Experiment> = [
     claim: "the SWA average is at least as good as the last iterate (Izmailov et al., 2018).",
     setting:
       "W2 CNN with batch norm, 2 epochs Adam on 20,000 images, then 3 epochs SGD (lr 0.01, momentum 0.9) with an average per epoch.",
-    budget: "about 30 minutes",
+    budget: "about 10 minutes",
     seeds,
     arms: [
       arm(
@@ -304,7 +304,7 @@ export const experiments: ReadonlyArray<Experiment> = [
     claim: "better accuracy on a shifted test split (rotation, noise, blur, contrast corruptions).",
     setting:
       "W2 CNN with crop/flip augmentation, 2 epochs on 20,000 images; channel drop at a random layer with p(t) = 0.33·(2/π)·arctan(t/500).",
-    budget: "about 25 minutes",
+    budget: "about 5 minutes",
     seeds,
     arms: [false, true].map((baseline) =>
       arm(
