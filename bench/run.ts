@@ -92,10 +92,11 @@ const hand = (w: string) =>
     ],
     nativeEnv,
   )
-const torchAvailable = await exec("/usr/bin/python3", ["-c", "import torch"]).then(
-  () => true,
-  () => false,
+const torchVersion = await exec("/usr/bin/python3", ["-c", "import torch; print(torch.__version__)"]).then(
+  (r) => String(r.stdout).trim(),
+  () => undefined,
 )
+const torchAvailable = torchVersion !== undefined
 const torch = async (w: string): Promise<R> => {
   if (!torchAvailable) return { error: "PyTorch not installed (apt-get install python3-torch)" }
   try {
@@ -217,7 +218,7 @@ per-sample drop-path 0.1–0.3) duplicated into two stochastic-depth submodels w
   middle columns uses stock \`tf.train.adam\` (a dozen element-wise kernels per parameter), as a user would write it.
 - The last column times the pipeline and a hand-written loop with the same fused Adam step by step, alternating, in one
   process: both see the same load and do the same arithmetic, so it is the fairest measure of what the interpreter costs.
-- *PyTorch*: \`bench/gpu/torch_peer.py --device cpu\` (Debian's python3-torch ${torchAvailable ? "" : "— not installed on this machine"}).
+- *PyTorch*: \`bench/gpu/torch_peer.py --device cpu\` (Debian's python3-torch ${torchVersion ?? "— not installed on this machine"}, \`--threads ${values.threads}\`).
 
 ${table.join("\n")}
 
