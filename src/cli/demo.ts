@@ -30,6 +30,12 @@ export const demo = (o: {
   readonly quick: boolean
   readonly quiet: boolean
   readonly noNative: boolean
+  /** Directory with Fashion-MNIST IDX files. */
+  readonly dataDir?: string
+  /** Never download data (local Fashion-MNIST, else the embedded MNIST digits). */
+  readonly noDownload?: boolean
+  /** Stops the run after a checkpoint (Ctrl-C). */
+  readonly signal?: AbortSignal
 }) =>
   Effect.gen(function* () {
     const s = o.quick ? demoSettings.quick : demoSettings.full
@@ -51,6 +57,9 @@ export const demo = (o: {
       quiet: o.quiet,
       ...(o.noNative ? { native: false } : {}),
       ...("maxSteps" in s ? { maxSteps: s.maxSteps } : {}),
+      ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
+      ...(o.noDownload ? { download: false } : {}),
+      ...(o.signal !== undefined ? { signal: o.signal } : {}),
     })
     const acc = (phase: string, model: string) =>
       result.phases.find((p) => p.phase === phase)?.metrics[`test/${model}/accuracy`] ?? Number.NaN

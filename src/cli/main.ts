@@ -287,8 +287,29 @@ const demoCommand = Command.make(
     ),
     quiet: quietFlag,
     noNative: noNativeFlag,
+    dataDir: Flag.String("data-dir").pipe(
+      Flag.withDescription("directory with Fashion-MNIST IDX files"),
+      Flag.optional,
+    ),
+    noDownload: Flag.Boolean("no-download").pipe(
+      Flag.withDescription("never download data: local Fashion-MNIST, else the embedded MNIST digits"),
+      Flag.withDefault(false),
+    ),
   },
-  (o) => demo(o),
+  (o) =>
+    Effect.gen(function* () {
+      const sig = interruptSignal()
+      yield* demo({
+        backend: o.backend,
+        out: o.out,
+        quick: o.quick,
+        quiet: o.quiet,
+        noNative: o.noNative,
+        noDownload: o.noDownload,
+        signal: sig.signal,
+        ...(Option.isSome(o.dataDir) ? { dataDir: o.dataDir.value } : {}),
+      }).pipe(Effect.ensuring(Effect.sync(sig.dispose)))
+    }),
 ).pipe(
   Command.withDescription(
     "train a CNN teacher, distil an MLP student from it, and train the same MLP on labels alone (Fashion-MNIST, falling back to MNIST)",

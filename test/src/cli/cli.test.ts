@@ -142,6 +142,40 @@ describe("retort CLI", () => {
   })
 })
 
+describe("demo", () => {
+  it("--quick trains teacher, distilled student and baseline end to end and prints the three accuracies", async () => {
+    const dir = tmp()
+    const code = await main([
+      "demo",
+      "--quick",
+      "--quiet",
+      "--no-download",
+      "--backend",
+      "wasm",
+      "--out",
+      dir,
+    ])
+    expect(err).toBe("")
+    expect(code).toBe(0)
+    for (const who of [
+      "teacher \\(CNN\\)",
+      "student \\(MLP, distilled\\)",
+      "baseline \\(MLP, labels alone\\)",
+    ])
+      expect(out).toMatch(new RegExp(`${who}\\s+test accuracy \\d+\\.\\d\\d %`))
+    expect(out).toMatch(/data: (fashion-mnist|mnist) · backend: wasm/)
+    const events = readFileSync(join(dir, "demo-quick", "events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+    expect(events.filter((e) => e._tag === "PhaseStarted").map((e) => e.phase)).toEqual([
+      "teacher",
+      "distil",
+      "baseline",
+    ])
+  })
+})
+
 describe("the bin", () => {
   it("runs from a clone through tsx and prints help", () => {
     const r = spawnSync(process.execPath, ["bin/retort.js", "--help"], { encoding: "utf8", timeout: 60_000 })
