@@ -8,6 +8,7 @@ import * as Optimizer from "../../../dsl/Optimizer.js"
 import * as Ramp from "../../../dsl/Ramp.js"
 import { make as makeBackend } from "../../../src/backend/Backend.js"
 import * as AdamKernel from "../../../src/backend/kernels/Adam.js"
+import { kernelReport } from "../../../src/backend/kernels/index.js"
 import * as Optimizers from "../../../src/compile/optimizers.js"
 import { ShapeError } from "../../../src/errors.js"
 
@@ -437,7 +438,7 @@ describe("on wasm, Adam and AdamW run as one fused kernel per parameter, with th
     )
   })
 
-  it("the fused kernel is what runs: one RetortAdam per parameter, no element-wise update ops", async () => {
+  it("with the native addon the fused kernel is what runs (one RetortAdam per parameter); without it, the element-wise ops", async () => {
     const compiled = Optimizers.compile(Optimizer.adamw({ lr: 1e-2, weightDecay: 0.1 }))
     const params = makeParams([
       [1, 2, 3, 4, 5, 6],
@@ -452,9 +453,15 @@ describe("on wasm, Adam and AdamW run as one fused kernel per parameter, with th
       })
     })
     const names = profile.kernels.map((k) => k.name)
-    expect(names.filter((n) => n === AdamKernel.kernelName)).toHaveLength(2)
-    expect(names).not.toContain("Sqrt")
-    expect(names).not.toContain("RealDiv")
+    if (kernelReport()?.native) {
+      expect(names.filter((n) => n === AdamKernel.kernelName)).toHaveLength(2)
+      expect(names).not.toContain("Sqrt")
+      expect(names).not.toContain("RealDiv")
+    } else {
+      // without the native addon the element-wise ops are faster than the kernel's JS fallback
+      expect(names).not.toContain(AdamKernel.kernelName)
+      expect(names).toContain("Sqrt")
+    }
     Optimizers.dispose(state)
     for (const p of params) p.variable.dispose()
   })
