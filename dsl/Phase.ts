@@ -105,7 +105,9 @@ export type EvalTarget =
   | { readonly _tag: "Ensemble"; readonly name: string; readonly models: ReadonlyArray<string> }
 
 /**
- * Metrics to compute on each evaluated target.
+ * Metrics to compute on each evaluated target: `accuracy`, `nll`, `ece` (15-bin expected
+ * calibration error), `agreement` (top-1 agreement with `Evaluate.reference`) and `exits` (the
+ * accuracy of each head of a plain model target alone: `test/net/exit0/accuracy`).
  *
  * @since 0.1.0
  * @category models

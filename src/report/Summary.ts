@@ -45,8 +45,10 @@ export const fromEvents = (events: Iterable<Event.Event>): ReadonlyArray<Event.S
 
 /**
  * Renders rows as an aligned table: a `phase` column (left-aligned) and one right-aligned column
- * per metric, in order of first appearance; `-` where a phase lacks a metric. Returns `""` for
- * no rows.
+ * per metric, in order of first appearance; `-` where a phase lacks a metric. When that table
+ * would be wider than `width` characters (default 120), it is printed the other way round — one
+ * row per metric, one column per phase — so that a run with many metrics (per-exit accuracies,
+ * early-exit thresholds, shifted splits) stays readable. Returns `""` for no rows.
  *
  * @example
  * ```ts
@@ -58,18 +60,30 @@ export const fromEvents = (events: Iterable<Event.Event>): ReadonlyArray<Event.S
  * @since 0.1.0
  * @category formatting
  */
-export const table = (rows: ReadonlyArray<Event.SummaryRow>): string => {
+export const table = (
+  rows: ReadonlyArray<Event.SummaryRow>,
+  options: { readonly width?: number } = {},
+): string => {
   if (rows.length === 0) return ""
   const columns: Array<string> = []
   for (const r of rows) for (const k of Object.keys(r.metrics)) if (!columns.includes(k)) columns.push(k)
-  const header = ["phase", ...columns]
-  const body = rows.map((r) => [
-    r.phase,
-    ...columns.map((c) => {
-      const v = r.metrics[c]
-      return v === undefined ? "-" : Format.number(v)
-    }),
-  ])
+  const cell = (r: Event.SummaryRow, c: string) => {
+    const v = r.metrics[c]
+    return v === undefined ? "-" : Format.number(v)
+  }
+  const wide = render(
+    ["phase", ...columns],
+    rows.map((r) => [r.phase, ...columns.map((c) => cell(r, c))]),
+  )
+  if (columns.length === 0 || wide.split("\n")[0]!.length <= (options.width ?? 120)) return wide
+  return render(
+    ["metric", ...rows.map((r) => r.phase)],
+    columns.map((c) => [c, ...rows.map((r) => cell(r, c))]),
+  )
+}
+
+/** An aligned text table: the first column left-aligned, the others right-aligned. */
+const render = (header: ReadonlyArray<string>, body: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = header.map((h, j) => Math.max(h.length, ...body.map((cells) => cells[j]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
     cells

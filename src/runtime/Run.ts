@@ -424,7 +424,7 @@ const evaluate = (
               ? tf.argMax(fwd(ev.reference).logits, 1)
               : undefined
           const heads = ev.targets.map((t) =>
-            ev.metrics.includes("exits") && t._tag === "Model"
+            ev.metrics.includes("exits") && t._tag === "Model" && t.heads.length === 0
               ? fwd(t.model).heads
               : ({} as Record<string, tf.Tensor2D>),
           )

@@ -21,6 +21,28 @@ describe("Summary.table", () => {
     )
   })
 
+  it("a table wider than the width is printed with one row per metric and one column per phase", () => {
+    const rows = [
+      { phase: "teacher", metrics: { "test/teacher/accuracy": 0.9, seconds: 10 } },
+      {
+        phase: "student",
+        metrics: { "test/student/accuracy": 0.85, "test/student@0.9/meanExit": 1.5, seconds: 5 },
+      },
+    ]
+    expect(Summary.table(rows, { width: 40 })).toBe(
+      [
+        "metric                     teacher  student",
+        "-------------------------  -------  -------",
+        "test/teacher/accuracy          0.9        -",
+        "seconds                         10        5",
+        "test/student/accuracy            -     0.85",
+        "test/student@0.9/meanExit        -      1.5",
+      ].join("\n"),
+    )
+    // narrow enough: the usual orientation
+    expect(Summary.table(rows).split("\n")[0]).toMatch(/^phase\s+test\/teacher\/accuracy/)
+  })
+
   it("is empty for no rows and has only the phase column for rows without metrics", () => {
     expect(Summary.table([])).toBe("")
     expect(Summary.table([{ phase: "a", metrics: {} }])).toBe("phase\n-----\na")
