@@ -68,3 +68,4 @@ export {
   run,
   runWith,
 } from "./runtime/Run.js"
+export * as Seeds from "./runtime/Seeds.js"

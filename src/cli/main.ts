@@ -14,11 +14,12 @@ import { Argument, Command, Flag } from "effect/cli"
 import * as Model from "../../dsl/Model.js"
 import * as Pipeline from "../../dsl/Pipeline.js"
 import { Backend, describeBackend } from "../backend/Backend.js"
-import { IoError } from "../errors.js"
+import { IoError, ValidationError } from "../errors.js"
 import * as Models from "../models/index.js"
 import { Summary } from "../report/index.js"
 import * as Checkpoint from "../runtime/Checkpoint.js"
 import { Interrupted, type RunResult, run } from "../runtime/Run.js"
+import * as Seeds from "../runtime/Seeds.js"
 import { demo } from "./demo.js"
 import { loadPipeline } from "./load.js"
 import { probeCommand } from "./probe.js"
@@ -134,6 +135,109 @@ const runCommand = Command.make(
       yield* printResult(result, o.quiet)
     }),
 ).pipe(Command.withDescription("train a pipeline: retort run pipelines/kd.ts --backend wasm"))
+
+const seedsCommand = Command.make(
+  "seeds",
+  {
+    pipeline: Argument.String("pipeline").pipe(
+      Argument.withDescription("a pipeline file: .ts, .js, .json, .yaml"),
+    ),
+    seeds: Flag.String("seeds").pipe(
+      Flag.withDescription('the seeds, "1,2,3" or a range "1-5" (default 1,2,3)'),
+      Flag.withDefault("1,2,3"),
+    ),
+    backend: backendFlag,
+    dataDir: Flag.String("data-dir").pipe(
+      Flag.withDescription("directory with Fashion-MNIST IDX files"),
+      Flag.optional,
+    ),
+    out: Flag.String("out").pipe(
+      Flag.withDescription("parent of the series directory (default runs)"),
+      Flag.withDefault("runs"),
+    ),
+    name: Flag.String("name").pipe(
+      Flag.withDescription("series name (default: the pipeline's name)"),
+      Flag.optional,
+    ),
+    set: Flag.KeyValuePair("set").pipe(
+      Flag.withDescription("override a field: --set phases[1].epochs=2 (repeatable)"),
+      Flag.optional,
+    ),
+    maxSteps: Flag.Int("max-steps").pipe(
+      Flag.withDescription("cap every phase at this many steps"),
+      Flag.optional,
+    ),
+    resume: Flag.Boolean("resume").pipe(
+      Flag.withDescription("keep the seeds already finished (seeds.jsonl) and run the others"),
+      Flag.withDefault(false),
+    ),
+    noDownload: Flag.Boolean("no-download").pipe(
+      Flag.withDescription("never download data; use local files or fail"),
+      Flag.withDefault(false),
+    ),
+    noNative: noNativeFlag,
+    quiet: quietFlag,
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const seeds = yield* parseSeeds(o.seeds)
+      const pipeline = yield* loadPipeline(
+        o.pipeline,
+        Option.getOrElse(o.set, () => ({})),
+      )
+      const sig = interruptSignal()
+      const result = yield* Seeds.runSeeds(pipeline, {
+        seeds,
+        backend: o.backend,
+        outDir: o.out,
+        quiet: true,
+        download: !o.noDownload,
+        skipDone: o.resume,
+        signal: sig.signal,
+        ...(o.noNative ? { native: false } : {}),
+        ...(Option.isSome(o.dataDir) ? { dataDir: o.dataDir.value } : {}),
+        ...(Option.isSome(o.name) ? { name: o.name.value } : {}),
+        ...(Option.isSome(o.maxSteps) ? { maxSteps: o.maxSteps.value } : {}),
+        onRun: (r) => {
+          if (!o.quiet)
+            console.log(
+              `seed ${r.seed}: ${Object.entries(r.metrics)
+                .filter(([k]) => k.endsWith("/accuracy"))
+                .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+                .join(" · ")} (${r.seconds.toFixed(0)} s, ${r.dir})`,
+            )
+        },
+      }).pipe(Effect.ensuring(Effect.sync(sig.dispose)))
+      yield* Console.log(
+        `\n${Seeds.table(result.stats)}\n\n${seeds.length} seeds · ${result.dir} (seeds.json, seeds.svg, one run directory per seed)`,
+      )
+    }),
+).pipe(
+  Command.withDescription(
+    "run a pipeline once per seed and report mean ± std of every final metric: retort seeds pipelines/kd.ts --seeds 1,2,3",
+  ),
+)
+
+/** `"1,2,3"`, `"1-5"` or a mix (`"1-3,7"`) → distinct seeds in order. */
+const parseSeeds = (text: string): Effect.Effect<ReadonlyArray<number>, ValidationError> => {
+  const out: Array<number> = []
+  for (const part of text
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part)
+    if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1])))
+      return Effect.fail(
+        new ValidationError({
+          issues: [{ path: "--seeds", message: `not a seed or range: "${part}" (e.g. 1,2,3 or 1-5)` }],
+        }),
+      )
+    for (let s = Number(m[1]); s <= Number(m[2] ?? m[1]); s++) if (!out.includes(s)) out.push(s)
+  }
+  if (out.length === 0)
+    return Effect.fail(new ValidationError({ issues: [{ path: "--seeds", message: "no seeds given" }] }))
+  return Effect.succeed(out)
+}
 
 const validateCommand = Command.make(
   "validate",
@@ -322,6 +426,7 @@ const retort = Command.make("retort").pipe(
   ),
   Command.withSubcommands([
     runCommand,
+    seedsCommand,
     validateCommand,
     describeCommand,
     exportCommand,
