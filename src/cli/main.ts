@@ -21,23 +21,11 @@ import * as Checkpoint from "../runtime/Checkpoint.js"
 import { Interrupted, type RunResult, run } from "../runtime/Run.js"
 import * as Seeds from "../runtime/Seeds.js"
 import { demo } from "./demo.js"
+import * as Flags from "./flags.js"
 import { loadPipeline } from "./load.js"
 import { probeCommand } from "./probe.js"
 
 const version = "0.1.0"
-
-const backendFlag = Flag.String("backend").pipe(
-  Flag.withDescription("auto | wasm | cpu | tensorflow | tensorflow-gpu | webgpu (default auto)"),
-  Flag.withDefault("auto"),
-)
-const quietFlag = Flag.Boolean("quiet").pipe(
-  Flag.withDescription("no console output"),
-  Flag.withDefault(false),
-)
-const noNativeFlag = Flag.Boolean("no-native").pipe(
-  Flag.withDescription("do not use the native OpenBLAS kernels even when built"),
-  Flag.withDefault(false),
-)
 
 /** Ctrl-C: the first one asks the run to checkpoint and stop; a second one exits at once. */
 const interruptSignal = () => {
@@ -67,11 +55,8 @@ const runCommand = Command.make(
       Argument.withDescription("a pipeline file: .ts, .js, .json, .yaml (omit with --resume)"),
       Argument.optional,
     ),
-    backend: backendFlag,
-    dataDir: Flag.String("data-dir").pipe(
-      Flag.withDescription("directory with Fashion-MNIST IDX files"),
-      Flag.optional,
-    ),
+    backend: Flags.backend,
+    dataDir: Flags.dataDir,
     out: Flag.String("out").pipe(
       Flag.withDescription("parent of run directories (default runs)"),
       Flag.withDefault("runs"),
@@ -81,28 +66,19 @@ const runCommand = Command.make(
       Flag.optional,
     ),
     seed: Flag.Int("seed").pipe(Flag.withDescription("override the pipeline's seed"), Flag.optional),
-    set: Flag.KeyValuePair("set").pipe(
-      Flag.withDescription("override a field: --set phases[1].epochs=2 (repeatable)"),
-      Flag.optional,
-    ),
+    set: Flags.set,
     resume: Flag.String("resume").pipe(
       Flag.withDescription("continue the run in this directory"),
       Flag.optional,
     ),
-    maxSteps: Flag.Int("max-steps").pipe(
-      Flag.withDescription("cap every phase at this many steps"),
-      Flag.optional,
-    ),
+    maxSteps: Flags.maxSteps,
     checkpointEvery: Flag.Int("checkpoint-every").pipe(
       Flag.withDescription("write a checkpoint every N steps (default 500)"),
       Flag.optional,
     ),
-    noDownload: Flag.Boolean("no-download").pipe(
-      Flag.withDescription("never download data; use local files or fail"),
-      Flag.withDefault(false),
-    ),
-    noNative: noNativeFlag,
-    quiet: quietFlag,
+    noDownload: Flags.noDownload,
+    noNative: Flags.noNative,
+    quiet: Flags.quiet,
   },
   (o) =>
     Effect.gen(function* () {
@@ -146,11 +122,8 @@ const seedsCommand = Command.make(
       Flag.withDescription('the seeds, "1,2,3" or a range "1-5" (default 1,2,3)'),
       Flag.withDefault("1,2,3"),
     ),
-    backend: backendFlag,
-    dataDir: Flag.String("data-dir").pipe(
-      Flag.withDescription("directory with Fashion-MNIST IDX files"),
-      Flag.optional,
-    ),
+    backend: Flags.backend,
+    dataDir: Flags.dataDir,
     out: Flag.String("out").pipe(
       Flag.withDescription("parent of the series directory (default runs)"),
       Flag.withDefault("runs"),
@@ -159,24 +132,15 @@ const seedsCommand = Command.make(
       Flag.withDescription("series name (default: the pipeline's name)"),
       Flag.optional,
     ),
-    set: Flag.KeyValuePair("set").pipe(
-      Flag.withDescription("override a field: --set phases[1].epochs=2 (repeatable)"),
-      Flag.optional,
-    ),
-    maxSteps: Flag.Int("max-steps").pipe(
-      Flag.withDescription("cap every phase at this many steps"),
-      Flag.optional,
-    ),
+    set: Flags.set,
+    maxSteps: Flags.maxSteps,
     resume: Flag.Boolean("resume").pipe(
       Flag.withDescription("keep the seeds already finished (seeds.jsonl) and run the others"),
       Flag.withDefault(false),
     ),
-    noDownload: Flag.Boolean("no-download").pipe(
-      Flag.withDescription("never download data; use local files or fail"),
-      Flag.withDefault(false),
-    ),
-    noNative: noNativeFlag,
-    quiet: quietFlag,
+    noDownload: Flags.noDownload,
+    noNative: Flags.noNative,
+    quiet: Flags.quiet,
   },
   (o) =>
     Effect.gen(function* () {
@@ -287,12 +251,12 @@ const describeCommand = Command.make(
       Argument.withDescription("a pipeline file"),
       Argument.optional,
     ),
-    backend: backendFlag,
+    backend: Flags.backend,
     showBackend: Flag.Boolean("show-backend").pipe(
       Flag.withDescription("also initialise the backend and say which kernels are active"),
       Flag.withDefault(false),
     ),
-    noNative: noNativeFlag,
+    noNative: Flags.noNative,
   },
   (o) =>
     Effect.gen(function* () {
@@ -316,7 +280,7 @@ const describeCommand = Command.make(
   Command.withDescription("print a pipeline's stage graph, models and parameter counts (and the backend)"),
 )
 
-const doctorCommand = Command.make("doctor", { backend: backendFlag, noNative: noNativeFlag }, (o) =>
+const doctorCommand = Command.make("doctor", { backend: Flags.backend, noNative: Flags.noNative }, (o) =>
   Effect.gen(function* () {
     const text = yield* Effect.provide(
       describeBackend,
@@ -383,22 +347,16 @@ const exportCommand = Command.make(
 const demoCommand = Command.make(
   "demo",
   {
-    backend: backendFlag,
+    backend: Flags.backend,
     out: Flag.String("out").pipe(Flag.withDefault("runs")),
     quick: Flag.Boolean("quick").pipe(
       Flag.withDescription("a much shorter run, for a smoke test"),
       Flag.withDefault(false),
     ),
-    quiet: quietFlag,
-    noNative: noNativeFlag,
-    dataDir: Flag.String("data-dir").pipe(
-      Flag.withDescription("directory with Fashion-MNIST IDX files"),
-      Flag.optional,
-    ),
-    noDownload: Flag.Boolean("no-download").pipe(
-      Flag.withDescription("never download data: local Fashion-MNIST, else the embedded MNIST digits"),
-      Flag.withDefault(false),
-    ),
+    quiet: Flags.quiet,
+    noNative: Flags.noNative,
+    dataDir: Flags.dataDir,
+    noDownload: Flags.noDownload,
   },
   (o) =>
     Effect.gen(function* () {

@@ -18,6 +18,7 @@ import { Backend } from "../backend/Backend.js"
 import { Data } from "../data/Data.js"
 import { ValidationError } from "../errors.js"
 import * as Probe from "../probes/Probe.js"
+import * as Flags from "./flags.js"
 
 const optionalInt = (name: string, description: string) =>
   Flag.Int(name).pipe(Flag.withDescription(description), Flag.optional)
@@ -120,22 +121,10 @@ export const probeCommand = Command.make(
       Flag.withDescription("data to use instead of the run's (required when the run used custom data)"),
       Flag.optional,
     ),
-    dataDir: Flag.String("data-dir").pipe(
-      Flag.withDescription("directory with Fashion-MNIST IDX files"),
-      Flag.optional,
-    ),
-    noDownload: Flag.Boolean("no-download").pipe(
-      Flag.withDescription("never download data; use local files or fail"),
-      Flag.withDefault(false),
-    ),
-    backend: Flag.String("backend").pipe(
-      Flag.withDescription("auto | wasm | cpu | tensorflow | tensorflow-gpu | webgpu (default auto)"),
-      Flag.withDefault("auto"),
-    ),
-    noNative: Flag.Boolean("no-native").pipe(
-      Flag.withDescription("do not use the native OpenBLAS kernels even when built"),
-      Flag.withDefault(false),
-    ),
+    dataDir: Flags.dataDir,
+    noDownload: Flags.noDownload,
+    backend: Flags.backend,
+    noNative: Flags.noNative,
   },
   (o) =>
     Effect.gen(function* () {
