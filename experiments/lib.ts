@@ -13,6 +13,7 @@ import type { Pipeline } from "../dsl/index.js"
 import type * as Dataset from "../src/data/Dataset.js"
 import * as Plot from "../src/report/Plot.js"
 import { type PhaseResult, run } from "../src/runtime/Run.js"
+import * as Seeds from "../src/runtime/Seeds.js"
 
 /** One arm of an experiment: a pipeline per seed and the metrics to read from its result. */
 export interface Arm {
@@ -75,19 +76,7 @@ export const journalPath = (name: string, outDir = join("runs", "experiments")) 
   join(outDir, name, "journal.jsonl")
 
 /** The entries of a journal (none when it does not exist); a torn last line is ignored. */
-export const readJournal = (file: string): Array<Entry> =>
-  existsSync(file)
-    ? readFileSync(file, "utf8")
-        .split("\n")
-        .filter((l) => l.trim() !== "")
-        .flatMap((l) => {
-          try {
-            return [JSON.parse(l) as Entry]
-          } catch {
-            return []
-          }
-        })
-    : []
+export const readJournal = (file: string): Array<Entry> => Seeds.readJournal<Entry>(file)
 
 /**
  * Run every arm over every seed; returns `arm → metric → values`. Each finished run is appended

@@ -203,14 +203,27 @@ export const chart = (title: string, stats: Readonly<Record<string, Stat>>): str
   })
 }
 
-const readJournal = (file: string): Array<SeedRun> =>
+/**
+ * The entries of a JSON-lines journal (none when the file does not exist); a line that does not
+ * parse — the torn last line of a crash — is skipped.
+ *
+ * @example
+ * ```ts
+ * import { Seeds } from "retort"
+ * Seeds.readJournal<Seeds.SeedRun>("runs/kd/seeds.jsonl") // [] when there is none
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const readJournal = <A>(file: string): Array<A> =>
   existsSync(file)
     ? readFileSync(file, "utf8")
         .split("\n")
         .filter((l) => l.trim() !== "")
         .flatMap((l) => {
           try {
-            return [JSON.parse(l) as SeedRun]
+            return [JSON.parse(l) as A]
           } catch {
             return []
           }
@@ -249,7 +262,7 @@ export const runSeeds = (
     const dir = resolve(join(options.outDir ?? "runs", name))
     const journal = join(dir, "seeds.jsonl")
     yield* io(dir, () => mkdirSync(dir, { recursive: true }))
-    const done = skipDone ? readJournal(journal) : []
+    const done = skipDone ? readJournal<SeedRun>(journal) : []
     // rewritten from the entries that parsed: a line torn by a crash cannot swallow the next one
     yield* io(journal, () => writeFileSync(journal, done.map((r) => `${JSON.stringify(r)}\n`).join("")))
     const runs: Array<SeedRun> = []
