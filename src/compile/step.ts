@@ -35,6 +35,73 @@ import type { ModelSlot, TrainState } from "./state.js"
 export interface Batch {
   readonly x: tf.Tensor4D
   readonly labels: tf.Tensor1D
+  /** The batch's sample indices in the phase's training split (lets a {@link TeacherCache} answer). */
+  readonly indices?: ArrayLike<number>
+}
+
+/**
+ * Outputs of frozen forwards computed ahead of time, per training sample: when a frozen model
+ * reads the un-augmented batch, its logits depend only on the sample, so the runner may compute
+ * them once per phase and the step reads them instead of running the model. An optimisation
+ * behind this interface — a step compiled without a cache (or whose cache answers `undefined`)
+ * runs every forward.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import type { TeacherCache } from "./src/compile/step.js"
+ * const none: TeacherCache = { logits: () => undefined }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TeacherCache {
+  /** The logits of the forward stage at `stageIndex` for the samples `indices`, or `undefined`. */
+  readonly logits: (stageIndex: number, indices: ArrayLike<number>) => tf.Tensor2D | undefined
+}
+
+/**
+ * The forward stages of a phase whose outputs a {@link TeacherCache} may hold: frozen, reading
+ * the un-augmented batch `x` (no augment stage before them), asking for logits only (no taps or
+ * heads), of a model the phase neither optimises nor averages into.
+ *
+ * @example
+ * ```ts
+ * import { cacheableForwards } from "./src/compile/step.js"
+ * declare const phase: import("./dsl/Phase.js").Phase
+ * cacheableForwards(phase) // [{ index: 0, model: "teacher" }]
+ * ```
+ *
+ * @since 0.1.0
+ * @category planning
+ */
+export const cacheableForwards = (
+  phase: Phase.Phase,
+): ReadonlyArray<{ readonly index: number; readonly model: string }> => {
+  const stages = phase.step.stages
+  const changing = new Set<string>()
+  for (const s of stages) {
+    if (s._tag === "Optimize") for (const m of s.models) changing.add(m)
+    if (s._tag === "Ema" || s._tag === "Swa") changing.add(s.as)
+  }
+  const out: Array<{ index: number; model: string }> = []
+  let augmented = false
+  stages.forEach((s, index) => {
+    if (s._tag === "Augment") augmented = true
+    if (
+      s._tag === "Forward" &&
+      !augmented &&
+      s.mode === "frozen" &&
+      s.input === "x" &&
+      s.taps.length === 0 &&
+      s.heads.length === 0 &&
+      s.as.length === 1 &&
+      !changing.has(s.model)
+    )
+      out.push({ index, model: s.model })
+  })
+  return out
 }
 
 /**
@@ -81,6 +148,7 @@ export interface CompiledStep {
 interface Frame {
   readonly board: Map<string, tf.Tensor>
   readonly ctx: StepContext
+  readonly indices: ArrayLike<number> | undefined
   readonly num: (n: Ramp.Num) => number
   y: tf.Tensor2D
 }
@@ -88,6 +156,7 @@ interface Frame {
 type Exec = (frame: Frame) => void
 
 interface Env {
+  readonly cache: TeacherCache | undefined
   readonly state: TrainState
   readonly phaseIndex: number
   readonly classes: number
@@ -117,7 +186,20 @@ const compileAugment: StageCompiler<Step.AugmentStage> = (stage, index) => (fram
 const compileForward: StageCompiler<Step.Forward> = (stage, index, env) => {
   const train = stage.mode === "train"
   const taps = [...stage.taps, ...(stage.channelDrop?.layers ?? [])]
+  const cacheable =
+    env.cache !== undefined &&
+    !train &&
+    stage.input === "x" &&
+    stage.taps.length === 0 &&
+    stage.heads.length === 0
   return (frame) => {
+    if (cacheable && frame.indices !== undefined) {
+      const cached = env.cache!.logits(index, frame.indices)
+      if (cached !== undefined) {
+        for (const name of stage.as) frame.board.set(name, cached)
+        return
+      }
+    }
     const slot = env.slot(stage.model)
     const input = frame.board.get(stage.input)!
     const dropout = stage.dropout !== undefined ? frame.num(stage.dropout) : undefined
@@ -286,8 +368,10 @@ export const compile = (
   phaseIndex: number,
   state: TrainState,
   classes: number,
+  cache?: TeacherCache,
 ): CompiledStep => {
   const env: Env = {
+    cache,
     state,
     phaseIndex,
     classes,
@@ -370,6 +454,7 @@ export const compile = (
           ["y", y],
         ]),
         ctx,
+        indices: batch.indices,
         num,
         y,
       }

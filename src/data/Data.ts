@@ -20,9 +20,11 @@
  */
 import { Context, Effect, Layer } from "effect"
 import type { DataError } from "../errors.js"
+import * as Cifar from "./Cifar.js"
 import type * as DataSpec from "./DataSpec.js"
 import * as Dataset from "./Dataset.js"
 import * as FashionMnist from "./FashionMnist.js"
+import * as ImageFolder from "./ImageFolder.js"
 import * as Mnist from "./Mnist.js"
 
 /**
@@ -61,6 +63,8 @@ export interface Service {
    * Fashion-MNIST.
    */
   readonly fashionOrMnist: (options?: Omit<DataSpec.FashionMnist, "_tag">) => Effect.Effect<Loaded, DataError>
+  /** An image folder, with what was skipped and the warnings (see `ImageFolder.load`). */
+  readonly folder: (options: ImageFolder.Options) => Effect.Effect<ImageFolder.Loaded, DataError>
 }
 
 /**
@@ -93,6 +97,11 @@ export const make = (options: Options = {}): Service => {
       }),
     )
   const mnist = memo("mnist", Mnist.load())
+  const folder = (spec: ImageFolder.Options) =>
+    ImageFolder.load({
+      ...(options.cacheDir !== undefined ? { cacheDir: `${options.cacheDir}/image-folders` } : {}),
+      ...spec,
+    })
   const handlers: {
     readonly [K in DataSpec.DataSpec["_tag"]]: (
       spec: Extract<DataSpec.DataSpec, { _tag: K }>,
@@ -100,6 +109,18 @@ export const make = (options: Options = {}): Service => {
   } = {
     Mnist: () => mnist,
     FashionMnist: fashion,
+    Cifar: ({ _tag: _, ...spec }) =>
+      memo(
+        `cifar:${spec.variant}:${spec.labels ?? ""}:${spec.path ?? ""}`,
+        Cifar.load({
+          ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+          ...(options.env !== undefined ? { env: options.env } : {}),
+          ...(options.report !== undefined ? { report: options.report } : {}),
+          ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+          ...spec,
+        }),
+      ),
+    Folder: ({ _tag: _, ...spec }) => Effect.map(folder(spec), (l) => l.dataset),
     Arrays: (spec) => Dataset.fromArrays(spec),
     Batches: (spec) => Dataset.fromBatches(spec),
   }
@@ -120,7 +141,7 @@ export const make = (options: Options = {}): Service => {
         ),
       ),
     )
-  return { load, fashionOrMnist }
+  return { load, fashionOrMnist, folder }
 }
 
 /**

@@ -11,7 +11,9 @@
  *
  * @since 0.1.0
  */
+import type * as CifarData from "./Cifar.js"
 import type * as Dataset from "./Dataset.js"
+import type * as ImageFolderData from "./ImageFolder.js"
 
 /**
  * The embedded MNIST digits (8,000 train / 2,000 test), always available offline.
@@ -35,6 +37,26 @@ export interface FashionMnist {
   readonly dataDir?: string
   readonly download?: boolean
   readonly baseUrl?: string
+}
+
+/**
+ * CIFAR-10 or CIFAR-100 in the standard binary format (see `Cifar.load`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Cifar extends CifarData.Options {
+  readonly _tag: "Cifar"
+}
+
+/**
+ * A folder of images, one sub-folder per class (see `ImageFolder.load`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Folder extends ImageFolderData.Options {
+  readonly _tag: "Folder"
 }
 
 /**
@@ -76,7 +98,7 @@ export interface Batches {
  * @since 0.1.0
  * @category models
  */
-export type DataSpec = Mnist | FashionMnist | Arrays | Batches
+export type DataSpec = Mnist | FashionMnist | Cifar | Folder | Arrays | Batches
 
 /**
  * The embedded MNIST digits.
@@ -137,3 +159,31 @@ export const arrays = (options: Omit<Arrays, "_tag">): Arrays => ({ _tag: "Array
  * @category constructors
  */
 export const batches = (options: Omit<Batches, "_tag">): Batches => ({ _tag: "Batches", ...options })
+
+/**
+ * CIFAR-10 or CIFAR-100.
+ *
+ * @example
+ * ```ts
+ * import { DataSpec } from "retort"
+ * DataSpec.cifar({ variant: "cifar10", path: "./data", download: false })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const cifar = (options: CifarData.Options): Cifar => ({ _tag: "Cifar", ...options })
+
+/**
+ * An image folder.
+ *
+ * @example
+ * ```ts
+ * import { DataSpec } from "retort"
+ * DataSpec.folder({ path: "./data/flowers", size: [32, 32], channels: 3 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const folder = (options: ImageFolderData.Options): Folder => ({ _tag: "Folder", ...options })

@@ -625,3 +625,40 @@ export const checkClasses = (dataset: Dataset, classes: number): Effect.Effect<D
     }
     return Effect.succeed(dataset)
   })
+
+/**
+ * The mean and standard deviation of each channel over a split's pixels (population std, in
+ * float64), as a per-channel normalisation `{ mean, std }`; a channel with no variation gets
+ * std 1 (so normalising never divides by zero).
+ *
+ * @example
+ * ```ts
+ * import { Dataset } from "retort"
+ * const s = { x: Float32Array.of(0, 1, 0.5, 1, 1, 1), y: Int32Array.of(0, 1, 0), n: 3 }
+ * Dataset.channelStats(s, 2) // { mean: [0.5, 1], std: [0.408…, 1] }
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const channelStats = (
+  split: Split,
+  channels: number,
+): { readonly mean: ReadonlyArray<number>; readonly std: ReadonlyArray<number> } => {
+  const sum = new Float64Array(channels)
+  const sq = new Float64Array(channels)
+  const x = split.x
+  for (let i = 0; i < x.length; i += channels)
+    for (let c = 0; c < channels; c++) {
+      const v = x[i + c]!
+      sum[c]! += v
+      sq[c]! += v * v
+    }
+  const count = x.length / channels
+  const mean = Array.from(sum, (s) => (count > 0 ? s / count : 0))
+  const std = Array.from(sq, (q, c) => {
+    const variance = count > 0 ? q / count - mean[c]! ** 2 : 0
+    return variance > 1e-12 ? Math.sqrt(variance) : 1
+  })
+  return { mean, std }
+}

@@ -17,6 +17,13 @@
 export * as Batches from "./Batches.js"
 
 /**
+ * CIFAR-10 and CIFAR-100 in their standard binary format: locating, downloading, reading.
+ *
+ * @since 0.1.0
+ */
+export * as Cifar from "./Cifar.js"
+
+/**
  * The `Data` service and its Node layer.
  *
  * @since 0.1.0
@@ -48,13 +55,18 @@ export * as Download from "./Download.js"
  * @since 0.1.0
  */
 export * as FashionMnist from "./FashionMnist.js"
-
 /**
  * The IDX file format.
  *
  * @since 0.1.0
  */
 export * as Idx from "./Idx.js"
+/**
+ * Image folders (one sub-folder per class), decoded with sharp and cached by content.
+ *
+ * @since 0.1.0
+ */
+export * as ImageFolder from "./ImageFolder.js"
 
 /**
  * The embedded MNIST digits.

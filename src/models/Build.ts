@@ -53,9 +53,19 @@ import * as Vit from "./Vit.js"
 export interface BuildOptions {
   readonly seed: number
   readonly customBuilders?: Readonly<Record<string, CustomBuilder>>
+  /**
+   * Builds `Model.load` models from what was read from disk (the runner reads the files first,
+   * see `Loaded.reader`); without it a `Load` model fails to build with a `ValidationError`.
+   */
+  readonly loaded?: (model: Model.Load) => Result.Result<Built, ShapeError | ValidationError>
+  /**
+   * Per-channel input normalisation applied before the first layer of a built-in or custom
+   * model (a `Load` model uses its own `normalize`); see {@link withNormalize}.
+   */
+  readonly normalize?: Model.Normalize
 }
 
-type Float = Exclude<Model.Model, Model.Binary | Model.Custom>
+type Float = Exclude<Model.Model, Model.Binary | Model.Custom | Model.Load>
 
 const architectures: {
   readonly [K in Float["_tag"]]: (model: Extract<Float, { _tag: K }>, seed: number) => Net
@@ -299,12 +309,61 @@ export const make = (
   model: Model.Model,
   options: BuildOptions,
 ): Result.Result<Built, ShapeError | ValidationError> => {
-  if (model._tag === "Custom") return fromCustom(model, options)
+  if (model._tag === "Load") {
+    if (options.loaded === undefined)
+      return Result.fail(
+        new ValidationError({
+          issues: [{ path: "path", message: `the model file ${model.path} was not read before building` }],
+        }),
+      )
+    return Result.map(options.loaded(model), (b) => withNormalize(b, model.normalize))
+  }
+  if (model._tag === "Custom")
+    return Result.map(fromCustom(model, options), (b) => withNormalize(b, options.normalize))
   const issues = Model.check(model)
   if (issues.length > 0) return Result.fail(new ValidationError({ issues }))
   const float = (model._tag === "Binary" ? model.inner : model) as Float
   const make = architectures[float._tag] as (m: Float, seed: number) => Net
-  return Result.succeed(fromNet(model, float, make(float, options.seed)))
+  return Result.succeed(withNormalize(fromNet(model, float, make(float, options.seed)), options.normalize))
+}
+
+/**
+ * A built model whose `apply` first normalises its input per channel, `(x − mean[c]) / std[c]`
+ * (one value per channel, or one for all), and records the normalisation in `built.normalize`
+ * (the Layers export writes it as the model's first layer, so the exported model takes pixels
+ * in `[0, 1]`). Without a normalisation the model is returned as it is.
+ *
+ * @example
+ * ```ts
+ * import { Result } from "effect"
+ * import * as Model from "./dsl/Model.js"
+ * import * as Build from "./src/models/Build.js"
+ * const r = Build.make(Model.mlp({ hidden: [8], classes: 10 }), { seed: 1 })
+ * if (Result.isSuccess(r)) {
+ *   const normalised = Build.withNormalize(r.success, { mean: [0.286], std: [0.353] })
+ *   normalised.normalize // { mean: [0.286], std: [0.353] }
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const withNormalize = (built: Built, normalize: Model.Normalize | undefined): Built => {
+  if (normalize === undefined) return built
+  const mean = normalize.mean
+  const std = normalize.std
+  const apply: Built["apply"] = (params, x, options) => {
+    const c = x.shape[x.rank - 1] ?? 1
+    if (mean.length !== 1 && mean.length !== c)
+      throw new ShapeError({
+        path: "normalize",
+        message: `the normalisation has ${mean.length} channels, the input ${c}`,
+      })
+    const m = tf.tensor1d(mean.length === 1 ? new Array(c).fill(mean[0]) : [...mean])
+    const s = tf.tensor1d((std.length === 1 ? new Array(c).fill(std[0]) : [...std]).map((v) => 1 / v))
+    return built.apply(params, tf.mul(tf.sub(x, m), s), options)
+  }
+  return { ...built, apply, normalize: { mean: [...mean], std: [...std] } }
 }
 
 /**

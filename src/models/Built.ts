@@ -131,6 +131,8 @@ export interface Built {
   readonly input: Model.Shape | undefined
   /** classes of `logits`, when known */
   readonly classes: number | undefined
+  /** the per-channel input normalisation `apply` performs first, if any (see `Build.withNormalize`) */
+  readonly normalize?: { readonly mean: ReadonlyArray<number>; readonly std: ReadonlyArray<number> }
   readonly apply: (params: Tree.Tree, x: tf.Tensor, options: ApplyOptions) => Forward
   readonly dispose: () => void
 }

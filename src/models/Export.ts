@@ -49,22 +49,70 @@ interface LayerJson {
 
 interface WeightRef {
   readonly name: string
-  readonly source: "params" | "state"
+  readonly source: "params" | "state" | "const"
   readonly path: string
   readonly binarize: boolean
+  /** for `const`: the values written as they are */
+  readonly value?: { readonly values: ReadonlyArray<number>; readonly shape: ReadonlyArray<number> }
 }
 
 /** A Keras functional graph under construction. */
 class Graph {
   readonly layers: Array<LayerJson> = []
   readonly weights: Array<WeightRef> = []
-  constructor(input: Model.Shape) {
+  /** the name of the tensor the first layer reads: the input, or its normalisation */
+  readonly start: string
+  constructor(input: Model.Shape, normalize?: Built["normalize"]) {
     this.layers.push({
       class_name: "InputLayer",
       name: "input",
       config: { batch_input_shape: [null, ...input], dtype: "float32", sparse: false, name: "input" },
       inbound_nodes: [],
     })
+    if (normalize === undefined) {
+      this.start = "input"
+      return
+    }
+    // (x − mean) / std per channel, as a 1×1 depthwise convolution: a stock layer, exact affine
+    const c = input[2]
+    const at = (a: ReadonlyArray<number>, i: number) => (a.length === 1 ? a[0]! : a[i]!)
+    const scale = Array.from({ length: c }, (_, i) => 1 / at(normalize.std, i))
+    const shift = Array.from({ length: c }, (_, i) => -at(normalize.mean, i) / at(normalize.std, i))
+    this.layers.push({
+      class_name: "DepthwiseConv2D",
+      name: "normalize",
+      config: {
+        name: "normalize",
+        trainable: false,
+        dtype: "float32",
+        kernel_size: [1, 1],
+        strides: [1, 1],
+        padding: "valid",
+        depth_multiplier: 1,
+        data_format: "channels_last",
+        dilation_rate: [1, 1],
+        activation: "linear",
+        use_bias: true,
+      },
+      inbound_nodes: [[["input", 0, 0, {}]]],
+    })
+    this.weights.push(
+      {
+        name: "normalize/depthwise_kernel",
+        source: "const",
+        path: "",
+        binarize: false,
+        value: { values: scale, shape: [1, 1, c, 1] },
+      },
+      {
+        name: "normalize/bias",
+        source: "const",
+        path: "",
+        binarize: false,
+        value: { values: shift, shape: [c] },
+      },
+    )
+    this.start = "normalize"
   }
 
   add(
@@ -177,6 +225,7 @@ const unsupported = (message: string): ValidationError =>
 
 const graphOf = (
   model: Model.Model,
+  normalize?: Built["normalize"],
 ): { readonly graph: Graph; readonly output: string } | ValidationError => {
   let binarize = false
   let m = model
@@ -196,13 +245,17 @@ const graphOf = (
       return unsupported(
         `custom model "${m.name}" cannot be exported as a TF.js LayersModel (its topology is unknown)`,
       )
+    case "Load":
+      return unsupported(
+        `a model loaded from ${m.path} is exported with its own topology (Layers.toArtifacts), not rebuilt`,
+      )
     case "Vit":
       return unsupported(
         "vit cannot be exported as a TF.js LayersModel: token concatenation, position embeddings and multi-head attention have no stock Layers equivalent",
       )
     case "Mlp": {
-      const g = new Graph(m.input ?? [28, 28, 1])
-      let x = g.add("Flatten", "flatten", { data_format: "channels_last" }, ["input"])
+      const g = new Graph(m.input ?? [28, 28, 1], normalize)
+      let x = g.add("Flatten", "flatten", { data_format: "channels_last" }, [g.start])
       const activation = m.activation ?? "relu"
       m.hidden.forEach((units, i) => {
         x = g.dense(`dense${i}`, `dense${i}`, units, activation, x, binarize && i > 0)
@@ -211,9 +264,9 @@ const graphOf = (
       return { graph: g, output: "head" }
     }
     case "Cnn": {
-      const g = new Graph(m.input ?? [28, 28, 1])
+      const g = new Graph(m.input ?? [28, 28, 1], normalize)
       const bn = m.batchNorm ?? false
-      let x = "input"
+      let x = g.start
       m.conv.forEach((layer, i) => {
         x = g.conv(
           `conv${i}`,
@@ -255,7 +308,7 @@ const graphOf = (
       return { graph: g, output: "head" }
     }
     case "ResNet": {
-      const g = new Graph(m.input ?? [28, 28, 1])
+      const g = new Graph(m.input ?? [28, 28, 1], normalize)
       const bn = m.batchNorm ?? false
       const convBn = (
         path: string,
@@ -284,7 +337,7 @@ const graphOf = (
         { filters: m.stem.filters, kernel: 3, stride: m.stem.stride ?? 1 },
         "stemNorm",
         true,
-        "input",
+        g.start,
         false,
       )
       let width = m.stem.filters
@@ -357,13 +410,15 @@ export const layersArtifacts = (
   state: Tree.Tree = built.state,
 ): Effect.Effect<tf.io.ModelArtifacts, ValidationError> =>
   Effect.suspend(() => {
-    const shape = graphOf(model)
+    const shape = graphOf(model, built.normalize)
     if (shape instanceof ValidationError) return Effect.fail(shape)
     const { graph, output } = shape
     const sources = { params, state }
     let tensors: Array<tf.Tensor>
     try {
       tensors = graph.weights.map((w) => {
+        if (w.source === "const")
+          return tf.tensor(w.value!.values as Array<number>, w.value!.shape as Array<number>, "float32")
         const t = Tree.get(sources[w.source], w.path)
         return w.binarize ? tf.tidy(() => Ops.binarizeKernel(t, undefined)) : tf.clone(t)
       })

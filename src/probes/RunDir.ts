@@ -20,14 +20,15 @@ import { basename, join, resolve } from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, type Scope } from "effect"
 import * as Codec from "../../dsl/Codec.js"
-import type * as ModelDsl from "../../dsl/Model.js"
+import * as ModelDsl from "../../dsl/Model.js"
 import * as Pipeline from "../../dsl/Pipeline.js"
-import { Data } from "../data/Data.js"
-import * as DataSpec from "../data/DataSpec.js"
-import * as Dataset from "../data/Dataset.js"
+import type { Data } from "../data/Data.js"
+import type * as DataSpec from "../data/DataSpec.js"
+import type * as Dataset from "../data/Dataset.js"
 import { DataError, IoError, type ShapeError, type ValidationError } from "../errors.js"
 import * as Models from "../models/index.js"
 import * as Checkpoint from "../runtime/Checkpoint.js"
+import * as DataSource from "../runtime/DataSource.js"
 import { initSeed, modelsOf } from "../runtime/Run.js"
 
 /**
@@ -135,7 +136,19 @@ export interface Point {
  */
 export type OpenError = IoError | ValidationError | ShapeError | DataError
 
-const readPipeline = (dir: string): Effect.Effect<Pipeline.Pipeline, IoError | ValidationError> =>
+/**
+ * The pipeline of a run directory (its `pipeline.json`), decoded and validated.
+ *
+ * @example
+ * ```ts
+ * import * as RunDir from "./src/probes/RunDir.js"
+ * const p = RunDir.readPipeline("runs/kd")
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const readPipeline = (dir: string): Effect.Effect<Pipeline.Pipeline, IoError | ValidationError> =>
   Effect.gen(function* () {
     const file = join(dir, "pipeline.json")
     if (!existsSync(file))
@@ -188,38 +201,127 @@ const loadData = (
   pipeline: Pipeline.Pipeline,
   seed: number,
   options: OpenOptions,
-): Effect.Effect<{ dataset: Dataset.Dataset; note?: string }, DataError, Data> =>
+): Effect.Effect<
+  { dataset: Dataset.Dataset; note?: string; normalize?: ModelDsl.Normalize },
+  DataError,
+  Data
+> =>
   Effect.gen(function* () {
-    const data = yield* Data
-    const fashion = {
-      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
-      ...(options.download !== undefined ? { download: options.download } : {}),
-    }
-    let loaded: { dataset: Dataset.Dataset; note?: string }
     const source = options.source ?? (options.data === undefined ? pipeline.data.source : undefined)
-    if (options.data !== undefined)
-      loaded = {
-        dataset: "_tag" in options.data ? yield* data.load(options.data) : yield* Dataset.make(options.data),
-      }
-    else if (source === "mnist") loaded = { dataset: yield* data.load(DataSpec.mnist()) }
-    else if (source === "fashion-mnist")
-      loaded = { dataset: yield* data.load(DataSpec.fashionMnist(fashion)) }
-    else if (source === "fashion-or-mnist") {
-      const r = yield* data.fashionOrMnist(fashion)
-      loaded = r.note !== undefined ? { dataset: r.dataset, note: r.note } : { dataset: r.dataset }
-    } else
+    if (options.data === undefined && source === "custom")
       return yield* Effect.fail(
         new DataError({
           message: `the run used custom data "${pipeline.data.name ?? "custom"}", which it does not store`,
           hint: "give the data again: --data mnist | fashion-mnist | fashion-or-mnist, or `data` in the API",
         }),
       )
-    // the same hold-out as the run, so that "train" means the images it trained on
-    const dataset =
-      pipeline.data.validation > 0
-        ? yield* Dataset.split(loaded.dataset, { validation: pipeline.data.validation, seed })
-        : loaded.dataset
-    return loaded.note !== undefined ? { dataset, note: loaded.note } : { dataset }
+    const data: Pipeline.Data =
+      options.source !== undefined
+        ? {
+            source: options.source,
+            validation: pipeline.data.validation,
+            ...(pipeline.data.normalize !== undefined ? { normalize: pipeline.data.normalize } : {}),
+          }
+        : pipeline.data
+    // the same hold-out and normalisation as the run, so that "train" means the images it trained on
+    const prepared = yield* DataSource.prepare(data, {
+      seed,
+      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+      ...(options.download !== undefined ? { download: options.download } : {}),
+      ...(options.data !== undefined ? { data: options.data } : {}),
+    })
+    const note = prepared.notes.map((n) => n.message).join("; ")
+    return {
+      dataset: prepared.dataset,
+      ...(note !== "" ? { note } : {}),
+      ...(prepared.normalize !== undefined ? { normalize: prepared.normalize } : {}),
+    }
+  })
+
+/**
+ * A trained model of a run, without its data: the built architecture with the checkpoint's
+ * parameters and batch-norm statistics (and the run's input normalisation, from `data.json`),
+ * the pipeline, and what the run recorded about its data. What `retort eval`, `retort predict`
+ * and `retort export` start from. Its variables are freed when the scope closes.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as RunDir from "./src/probes/RunDir.js"
+ * const classes = Effect.scoped(Effect.map(RunDir.openModel("runs/kd", "student"), (m) => m.info?.classNames))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const openModel = (
+  dir: string,
+  model: string,
+  options: Pick<OpenOptions, "models"> & { readonly normalize?: ModelDsl.Normalize } = {},
+): Effect.Effect<
+  {
+    readonly pipeline: Pipeline.Pipeline
+    readonly snapshot: Checkpoint.Snapshot
+    /** the declared model whose architecture it is (itself, or the source of an EMA/SWA average) */
+    readonly architecture: string
+    readonly description: ModelDsl.Model
+    readonly built: Models.Built
+    readonly info: DataSource.Info | undefined
+    readonly loaded: Models.Loaded.Prepared
+  },
+  IoError | ValidationError | ShapeError,
+  Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const pipeline = yield* readPipeline(dir)
+    const ckpt = join(dir, "checkpoint.bin")
+    if (!existsSync(ckpt))
+      return yield* Effect.fail(
+        new IoError({
+          path: ckpt,
+          message: `${dir} has no checkpoint.bin (the run has not written one yet)`,
+        }),
+      )
+    const snapshot = yield* Checkpoint.load(ckpt)
+    const names = Pipeline.modelNames(pipeline)
+    if (!names.includes(model))
+      return yield* Effect.fail(
+        new IoError({ path: dir, message: `the run has no model "${model}" (models: ${names.join(", ")})` }),
+      )
+    const info = yield* DataSource.readInfo(dir)
+    const arch = architectureOf(pipeline, model)
+    const description = pipeline.models[arch]!
+    const loaded = yield* Models.Loaded.prepare(
+      { ...pipeline, models: { [arch]: description } },
+      info ?? {
+        shape: ModelDsl.inputShape(description) ?? [28, 28, 1],
+        classes: ModelDsl.classes(description) ?? 0,
+        name: "the run's data",
+      },
+      { validate: false },
+    ).pipe(
+      Effect.catchTag("ValidationError", (e) =>
+        info === undefined ? Effect.succeed(undefined) : Effect.fail(e),
+      ),
+    )
+    const normalize = options.normalize ?? info?.normalize
+    const loader = loaded?.builder(arch)
+    const built = yield* Models.scoped(description, {
+      seed: 0,
+      ...(options.models ? { customBuilders: options.models } : {}),
+      ...(normalize !== undefined ? { normalize } : {}),
+      ...(loader !== undefined ? { loaded: loader } : {}),
+    })
+    yield* restoreInto(snapshot, model, built, ckpt)
+    return {
+      pipeline,
+      snapshot,
+      architecture: arch,
+      description,
+      built,
+      info,
+      loaded: loaded ?? { builder: () => undefined, resolved: {}, files: {}, artifacts: {} },
+    }
   })
 
 /**
@@ -268,10 +370,18 @@ export const open = (
     const description = pipeline.models[architectureOf(pipeline, options.model)]!
     const seed =
       typeof snapshot.header.options.seed === "number" ? snapshot.header.options.seed : pipeline.seed
-    const { dataset, note } = yield* loadData(pipeline, seed, options)
+    const { dataset, note, normalize } = yield* loadData(pipeline, seed, options)
+    const loaded = yield* Models.Loaded.prepare(
+      { ...pipeline, models: { [architectureOf(pipeline, options.model)]: description } },
+      dataset,
+      { validate: false },
+    )
+    const loader = loaded.builder(architectureOf(pipeline, options.model))
     const built = yield* Models.scoped(description, {
       seed: 0,
       ...(options.models ? { customBuilders: options.models } : {}),
+      ...(normalize !== undefined ? { normalize } : {}),
+      ...(loader !== undefined ? { loaded: loader } : {}),
     })
     yield* checkFits(built, dataset, options.model)
     yield* restoreInto(snapshot, options.model, built, ckpt)

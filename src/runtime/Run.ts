@@ -31,12 +31,12 @@ import * as State from "../compile/state.js"
 import * as CompiledStep from "../compile/step.js"
 import * as Batches from "../data/Batches.js"
 import { Data } from "../data/Data.js"
-import * as DataSpec from "../data/DataSpec.js"
+import type * as DataSpec from "../data/DataSpec.js"
 import * as Dataset from "../data/Dataset.js"
 import * as Rng from "../data/Rng.js"
 import {
   type BackendError,
-  DataError,
+  type DataError,
   IoError,
   type ShapeError,
   TrainingError,
@@ -47,6 +47,8 @@ import * as Models from "../models/index.js"
 import * as Event from "../report/Event.js"
 import { Reporter } from "../report/Reporter.js"
 import * as Checkpoint from "./Checkpoint.js"
+import * as DataSource from "./DataSource.js"
+import * as TeacherCache from "./TeacherCache.js"
 
 /**
  * Options of a run. Everything is optional.
@@ -91,6 +93,12 @@ export interface RunOptions {
   readonly evalLimit?: number
   /** When aborted, the run writes a checkpoint at the next step boundary and fails with `Interrupted`. */
   readonly signal?: AbortSignal
+  /**
+   * Compute a frozen teacher's logits once per training sample and reuse them across epochs,
+   * when its input is not augmented (default true; see `TeacherCache`). `false` runs the
+   * teacher at every step.
+   */
+  readonly teacherCache?: boolean
 }
 
 /**
@@ -149,40 +157,30 @@ const checkOutDir = (dir: string): Effect.Effect<void, IoError> =>
       new IoError({ path: dir, message: `the output directory is not writable: ${String(cause)}`, cause }),
   })
 
-const resolveData = (
-  pipeline: Pipeline.Pipeline,
-  options: RunOptions,
-): Effect.Effect<{ dataset: Dataset.Dataset; note?: string }, DataError, Data> =>
-  Effect.gen(function* () {
-    const data = yield* Data
-    if (options.data !== undefined) {
-      if ("_tag" in options.data) return { dataset: yield* data.load(options.data) }
-      return { dataset: yield* Dataset.make(options.data) }
+/** Decoding an image folder can take minutes the first time: a progress line on stderr. */
+const decodeProgress = () => {
+  const tty = process.stderr.isTTY === true
+  let last = 0
+  let started = 0
+  return (p: { readonly decoded: number; readonly total: number }) => {
+    const now = performance.now()
+    if (started === 0) {
+      started = now
+      if (!tty) process.stderr.write(`decoding ${p.total.toLocaleString("en")} images …\n`)
     }
-    const fashion = {
-      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
-      ...(options.download !== undefined ? { download: options.download } : {}),
-    }
-    switch (pipeline.data.source) {
-      case "mnist":
-        return { dataset: yield* data.load(DataSpec.mnist()) }
-      case "fashion-mnist":
-        return { dataset: yield* data.load(DataSpec.fashionMnist(fashion)) }
-      case "fashion-or-mnist": {
-        const loaded = yield* data.fashionOrMnist(fashion)
-        return loaded.note !== undefined
-          ? { dataset: loaded.dataset, note: loaded.note }
-          : { dataset: loaded.dataset }
-      }
-      case "custom":
-        return yield* Effect.fail(
-          new DataError({
-            message: `the pipeline uses custom data "${pipeline.data.name}", but no data was given`,
-            hint: "pass `data` to run() (arrays, an async iterable or an Effect Stream of batches)",
-          }),
-        )
-    }
-  })
+    const done = p.decoded >= p.total
+    if (tty && (now - last > 100 || done)) {
+      last = now
+      const rate = p.decoded / Math.max(1e-3, (now - started) / 1000)
+      process.stderr.write(
+        `\rdecoding images ${p.decoded}/${p.total} (${rate.toFixed(0)}/s)${done ? "\n" : ""}`,
+      )
+    } else if (!tty && done)
+      process.stderr.write(
+        `decoded ${p.total.toLocaleString("en")} images in ${((now - started) / 1000).toFixed(1)} s\n`,
+      )
+  }
+}
 
 /**
  * The models a phase needs: forwarded, optimised, averaged, evaluated, initialised (with the
@@ -219,14 +217,26 @@ export const modelsOf = (pipeline: Pipeline.Pipeline, phase: Phase.Phase): Reado
 export const initSeed = (seed: number, phaseIndex: number, model: string): number =>
   Rng.derive(seed, "init", phaseIndex, model) >>> 0
 
+/** How models are built in a run: custom builders, loaded files, the data's normalisation. */
+export interface BuildContext {
+  readonly options: RunOptions
+  readonly normalize: ModelDsl.Normalize | undefined
+  readonly loaded: (name: string) => Models.BuildOptions["loaded"]
+}
+
 const buildSlot = (
   name: string,
   description: ModelDsl.Model,
   seed: number,
-  options: RunOptions,
+  context: BuildContext,
 ): Effect.Effect<State.ModelSlot, ValidationError | ShapeError> =>
   Effect.map(
-    Models.build(description, { seed, ...(options.models ? { customBuilders: options.models } : {}) }),
+    Models.build(description, {
+      seed,
+      ...(context.options.models ? { customBuilders: context.options.models } : {}),
+      ...(context.normalize !== undefined ? { normalize: context.normalize } : {}),
+      ...(context.loaded(name) !== undefined ? { loaded: context.loaded(name)! } : {}),
+    }),
     (built) => ({ name, built, params: built.params, state: built.state }),
   )
 
@@ -252,7 +262,7 @@ const prepareModels = (
   phaseIndex: number,
   state: State.TrainState,
   seed: number,
-  options: RunOptions,
+  options: BuildContext,
 ): Effect.Effect<void, ValidationError | ShapeError> =>
   Effect.gen(function* () {
     const averages = new Map(Pipeline.averages(pipeline).map((a) => [a.as, a]))
@@ -536,12 +546,19 @@ export const runWith = (
     const ckptPath = join(dir, "checkpoint.bin")
     writeFileSync(join(dir, "pipeline.json"), Codec.toJson(pipeline))
 
-    const { dataset: loaded, note } = yield* resolveData(pipeline, options)
-    const dataset =
-      pipeline.data.validation > 0
-        ? yield* Dataset.split(loaded, { validation: pipeline.data.validation, seed })
-        : loaded
-    // Shapes and class counts must agree with the data before any training.
+    const prepared = yield* DataSource.prepare(pipeline.data, {
+      seed,
+      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+      ...(options.download !== undefined ? { download: options.download } : {}),
+      ...(options.data !== undefined ? { data: options.data } : {}),
+      ...(options.quiet ? {} : { progress: decodeProgress() }),
+    })
+    const dataset = prepared.dataset
+    yield* DataSource.writeInfo(dir, DataSource.info(prepared, pipeline.data))
+    const loadedModels = yield* Models.Loaded.prepare(pipeline, dataset)
+    const build: BuildContext = { options, normalize: prepared.normalize, loaded: loadedModels.builder }
+    // Shapes and class counts must agree with the data before any training (loaded models are
+    // checked by Loaded.prepare, custom ones when they are built).
     for (const [name, m] of Object.entries(pipeline.models)) {
       const k = ModelDsl.classes(m)
       const shape = ModelDsl.inputShape(m)
@@ -592,7 +609,7 @@ export const runWith = (
         phases: pipeline.phases.map((p) => p.name),
       }),
     )
-    if (note) yield* emit(Event.note({ level: "info", message: note }))
+    for (const n of prepared.notes) yield* emit(Event.note(n))
     if (snapshot)
       yield* emit(
         Event.note({
@@ -627,17 +644,23 @@ export const runWith = (
       // On resume, build the models the run had built so far, then overwrite them from the checkpoint.
       if (resumingHere) {
         for (let pj = 0; pj <= pi; pj++)
-          yield* prepareModels(pipeline, pipeline.phases[pj]!, pj, state, seed, options)
+          yield* prepareModels(pipeline, pipeline.phases[pj]!, pj, state, seed, build)
         yield* prepareProjections(pipeline, pi, state, dataset, snapshot!)
         Checkpoint.restore(state, snapshot!)
-      } else yield* prepareModels(pipeline, phase, pi, state, seed, options)
+      } else yield* prepareModels(pipeline, phase, pi, state, seed, build)
 
-      const compiled = CompiledStep.compile(phase, pi, state, dataset.classes)
       const train =
         phase.data.limit !== undefined
           ? yield* Dataset.subset(dataset.train, Math.min(phase.data.limit, dataset.train.n))
           : dataset.train
       const plan = planPhase(phase, train.n, options.maxSteps)
+      const visits = plan.perEpoch.reduce((n, e) => n + e.steps * e.batchSize, 0)
+      const cache =
+        options.teacherCache !== false && visits > 1.5 * train.n
+          ? yield* TeacherCache.make(phase, state, train, dataset.shape, dataset.classes)
+          : undefined
+      if (cache?.note) yield* emit(Event.note({ level: "info", message: cache.note }))
+      const compiled = CompiledStep.compile(phase, pi, state, dataset.classes, cache?.cache)
       yield* emit(
         Event.phaseStarted({
           phase: phase.name,
@@ -665,19 +688,17 @@ export const runWith = (
           const k = indices.length
           const x = tf.tensor4d(gathered.x, [k, h, w, c])
           const labels = tf.tensor1d(gathered.y, "int32")
+          const batch = { x, labels, indices }
           const clock = hyperClock(step, plan.total, plan.stepsPerEpoch)
           const isLast = step + 1 === plan.total
           const wantMetrics = (step + 1) % logEvery === 0 || isLast
-          const result = compiled.run(
-            { x, labels },
-            {
-              clock,
-              seed: Rng.derive(seed, "step", pi, step) >>> 0 || 1,
-              endOfEpoch: b === epochSteps - 1,
-              epochIndex: e,
-              metrics: wantMetrics,
-            },
-          )
+          const result = compiled.run(batch, {
+            clock,
+            seed: Rng.derive(seed, "step", pi, step) >>> 0 || 1,
+            endOfEpoch: b === epochSteps - 1,
+            epochIndex: e,
+            metrics: wantMetrics,
+          })
           x.dispose()
           labels.dispose()
           step++
@@ -753,6 +774,7 @@ export const runWith = (
             yield* emit(Event.evalResult({ phase: phase.name, split, epoch: epochsDone, step, metrics }))
         }
       }
+      cache?.dispose()
       if (!lastEval) lastEval = yield* evaluate(phase, state, dataset, options, seed)
       const metrics = flattenMetrics(lastEval)
       finished.push({ phase: phase.name, metrics })
