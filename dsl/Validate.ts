@@ -563,7 +563,17 @@ const checkData = (d: Pipeline.Data, add: (path: Path, message: string) => void)
   if (typeof d.normalize === "object") {
     const issues: Array<Model.Issue> = []
     Model.checkNormalize(issues, "normalize", d.normalize)
-    for (const i of issues) add(["data", ...i.path.split(".")], i.message)
+    for (const i of issues)
+      add(
+        [
+          "data",
+          ...i.path
+            .split(/[.[\]]/)
+            .filter((seg) => seg !== "")
+            .map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg)),
+        ],
+        i.message,
+      )
     const channels =
       src === "mnist" || src === "fashion-mnist" || src === "fashion-or-mnist"
         ? 1

@@ -73,6 +73,11 @@ const go = async (p: Pipeline.Pipeline, options: RunOptions = {}) => {
   return { result, events }
 }
 
+const failure = <A, E>(r: Result.Result<A, E>): E => {
+  if (Result.isSuccess(r)) throw new Error("expected a failure")
+  return r.failure
+}
+
 const ok = <A, E>(r: Result.Result<A, E>): A => {
   if (Result.isFailure(r)) throw r.failure
   return r.success
@@ -189,7 +194,7 @@ describe("distil-folder and folder-teacher recipes", () => {
     })
     const { result, events } = await go(p, { name: "mismatch" })
     expect(Result.isFailure(result)).toBe(true)
-    const e = (result as Result.Failure<never, ValidationError>).failure
+    const e = failure(result)
     expect(e).toBeInstanceOf(ValidationError)
     expect(e.message).toContain(teacherExport)
     expect(e.message).toMatch(/has 3 classes but two-classes has 2/)
@@ -262,7 +267,7 @@ describe("distil-folder and folder-teacher recipes", () => {
     })
     const { result, events } = await go(student, { name: "graph-student" })
     expect(Result.isFailure(result)).toBe(true)
-    const message = String((result as Result.Failure<never, { message: string }>).failure.message)
+    const message = String(failure(result).message)
     expect(message).toMatch(/GraphModel/)
     expect(message).toMatch(/frozen teacher/)
     expect(events.some((x) => x._tag === "StepMetrics")).toBe(false)
@@ -284,8 +289,6 @@ describe("distil-folder and folder-teacher recipes", () => {
       { name: "dirty-strict", maxSteps: 1 },
     )
     expect(Result.isFailure(strict.result)).toBe(true)
-    expect(String((strict.result as Result.Failure<never, { message: string }>).failure.message)).toContain(
-      "broken.png",
-    )
+    expect(String(failure(strict.result).message)).toContain("broken.png")
   })
 })
