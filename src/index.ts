@@ -47,9 +47,11 @@ export * as Optimizers from "./compile/optimizers.js"
 export type { ModelSlot, TrainState } from "./compile/state.js"
 export {
   type CompiledStep,
+  cacheableForwards,
   compile as compileStep,
   type StepContext,
   type StepResult,
+  type TeacherCache as StepTeacherCache,
 } from "./compile/step.js"
 export * from "./data/index.js"
 export { BackendError, DataError, IoError, ShapeError, TrainingError, ValidationError } from "./errors.js"
@@ -58,6 +60,8 @@ export * as Models from "./models/index.js"
 export * as Probes from "./probes/index.js"
 export * from "./report/index.js"
 export * as Checkpoint from "./runtime/Checkpoint.js"
+export * as DataSource from "./runtime/DataSource.js"
+export * as Deploy from "./runtime/Deploy.js"
 export {
   Interrupted,
   layer as runLayer,
@@ -69,3 +73,4 @@ export {
   runWith,
 } from "./runtime/Run.js"
 export * as Seeds from "./runtime/Seeds.js"
+export * as TeacherCache from "./runtime/TeacherCache.js"
