@@ -242,6 +242,10 @@ const parameterCounts = (p: Pipeline.Pipeline) =>
         lines.push(`  ${name}: custom "${m.name}" (built by the embedding program)`)
         continue
       }
+      if (m._tag === "Load") {
+        lines.push(`  ${name}: read from ${m.path} when the run starts`)
+        continue
+      }
       const built = yield* Models.build(m, { seed: 0 })
       lines.push(
         `  ${name}: ${built.paramCount.toLocaleString("en")} parameters · taps ${Model.taps(m)?.join(", ")} · heads ${Model.heads(m)?.join(", ")}`,

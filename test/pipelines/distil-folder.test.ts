@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Result } from "effect"
 import { beforeAll, describe, expect, it, vi } from "vitest"
-import { Codec, Model, type Pipeline } from "../../dsl/index.js"
+import { Codec, Loss, Model, Optimizer, Phase, type Pipeline, Step } from "../../dsl/index.js"
 import distilFolder, { make as makeDistil } from "../../pipelines/distil-folder.js"
 import folderTeacher, { make as makeTeacher } from "../../pipelines/folder-teacher.js"
 import { main } from "../../src/cli/main.js"
@@ -181,6 +181,67 @@ describe("distil-folder and folder-teacher recipes", () => {
       expect(await main(["export", r.dir, "--model", "student", "--page"])).toBe(0)
       for (const f of ["model.json", "weights.bin", "data.json", "index.html", "tfjs/tf-core.min.js"])
         expect(existsSync(join(r.dir, "export", "student", f))).toBe(true)
+    } finally {
+      log.mockRestore()
+    }
+  })
+
+  it("a loaded LayersModel fine-tunes as a student, with a hint on one of its layers, and re-exports with its new weights", async () => {
+    const layers = JSON.parse(readFileSync(teacherExport, "utf8")).modelTopology.config.layers as Array<{
+      name: string
+      class_name: string
+    }>
+    const tap = layers.find((l) => l.class_name === "GlobalAveragePooling2D")!.name
+    const base = makeTeacher({ path: images, classes: 3, epochs: 1 })
+    const p: Pipeline.Pipeline = {
+      ...base,
+      name: "fine-tune",
+      models: {
+        student: Model.load({ path: teacherExport }),
+        reference: Model.load({ path: teacherExport }),
+      },
+      phases: [
+        {
+          ...base.phases[0]!,
+          name: "fine-tune",
+          batchSize: 16,
+          step: Step.start.pipe(
+            Step.forward("reference", { as: "r", mode: "frozen", taps: [tap] }),
+            Step.forward("student", { as: "s", taps: [tap] }),
+            Step.loss(
+              {
+                ce: Loss.crossEntropy({ logits: "s" }),
+                hint: Loss.hint({ student: `s.${tap}`, teacher: `r.${tap}` }),
+              },
+              { weights: { ce: 1, hint: 0.5 } },
+            ),
+            Step.optimize("student", Optimizer.adam({ lr: 1e-3 })),
+          ),
+          evaluate: Phase.evaluate({ models: ["student", "reference"] }),
+        },
+      ],
+    }
+    const { result, events } = await go(p, { name: "fine-tune", maxSteps: 3 })
+    const r = ok(result)
+    const steps = events.filter((e): e is Event.StepMetrics => e._tag === "StepMetrics")
+    expect(steps).toHaveLength(3)
+    for (const s of steps) expect(Number.isFinite(s.terms["loss.hint"])).toBe(true)
+    // the student starts as a copy of the reference: their features differ only by batch norm's
+    // batch statistics (train mode) against the running ones (frozen)
+    expect(steps[0]!.terms["loss.hint"]).toBeLessThan(1)
+    const m = r.phases[0]!.metrics
+    expect(m["test/reference/accuracy"]).toBeCloseTo(teacherTest, 6)
+    // re-exported with the fine-tuned weights: the same topology, other values
+    const again = await Effect.runPromise(Effect.scoped(Deploy.exportModel(r.dir, "student")))
+    const before = readFileSync(join(teacherRun, "export", "teacher", "weights.bin"))
+    const after = readFileSync(join(again.dir, "weights.bin"))
+    expect(after.length).toBe(before.length)
+    expect(after.equals(before)).toBe(false)
+    const log = vi.spyOn(console, "log").mockImplementation(() => {})
+    try {
+      expect(await main(["eval", r.dir, "--model", "student", "--json"])).toBe(0)
+      const rows = JSON.parse(String(log.mock.calls.at(-1)![0])) as Array<{ accuracy: number }>
+      expect(rows[0]!.accuracy).toBeCloseTo(m["test/student/accuracy"]!, 6)
     } finally {
       log.mockRestore()
     }
