@@ -238,6 +238,27 @@ const loadData = (
     }
   })
 
+/** A run's pipeline and checkpoint, after checking that it has one and that `model` is one of its models. */
+const runWithModel = (dir: string, model: string) =>
+  Effect.gen(function* () {
+    const pipeline = yield* readPipeline(dir)
+    const ckpt = join(dir, "checkpoint.bin")
+    if (!existsSync(ckpt))
+      return yield* Effect.fail(
+        new IoError({
+          path: ckpt,
+          message: `${dir} has no checkpoint.bin (the run has not written one yet)`,
+        }),
+      )
+    const snapshot = yield* Checkpoint.load(ckpt)
+    const names = Pipeline.modelNames(pipeline)
+    if (!names.includes(model))
+      return yield* Effect.fail(
+        new IoError({ path: dir, message: `the run has no model "${model}" (models: ${names.join(", ")})` }),
+      )
+    return { pipeline, snapshot, ckpt }
+  })
+
 /**
  * A trained model of a run, without its data: the built architecture with the checkpoint's
  * parameters and batch-norm statistics (and the run's input normalisation, from `data.json`),
@@ -273,21 +294,7 @@ export const openModel = (
   Scope.Scope
 > =>
   Effect.gen(function* () {
-    const pipeline = yield* readPipeline(dir)
-    const ckpt = join(dir, "checkpoint.bin")
-    if (!existsSync(ckpt))
-      return yield* Effect.fail(
-        new IoError({
-          path: ckpt,
-          message: `${dir} has no checkpoint.bin (the run has not written one yet)`,
-        }),
-      )
-    const snapshot = yield* Checkpoint.load(ckpt)
-    const names = Pipeline.modelNames(pipeline)
-    if (!names.includes(model))
-      return yield* Effect.fail(
-        new IoError({ path: dir, message: `the run has no model "${model}" (models: ${names.join(", ")})` }),
-      )
+    const { pipeline, snapshot, ckpt } = yield* runWithModel(dir, model)
     const info = yield* DataSource.readInfo(dir)
     const arch = architectureOf(pipeline, model)
     const description = pipeline.models[arch]!
@@ -349,24 +356,7 @@ export const open = (
   options: OpenOptions,
 ): Effect.Effect<Opened, OpenError, Data | Scope.Scope> =>
   Effect.gen(function* () {
-    const pipeline = yield* readPipeline(dir)
-    const ckpt = join(dir, "checkpoint.bin")
-    if (!existsSync(ckpt))
-      return yield* Effect.fail(
-        new IoError({
-          path: ckpt,
-          message: `${dir} has no checkpoint.bin (the run has not written one yet)`,
-        }),
-      )
-    const snapshot = yield* Checkpoint.load(ckpt)
-    const names = Pipeline.modelNames(pipeline)
-    if (!names.includes(options.model))
-      return yield* Effect.fail(
-        new IoError({
-          path: dir,
-          message: `the run has no model "${options.model}" (models: ${names.join(", ")})`,
-        }),
-      )
+    const { pipeline, snapshot, ckpt } = yield* runWithModel(dir, options.model)
     const description = pipeline.models[architectureOf(pipeline, options.model)]!
     const seed =
       typeof snapshot.header.options.seed === "number" ? snapshot.header.options.seed : pipeline.seed

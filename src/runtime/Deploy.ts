@@ -138,7 +138,6 @@ export const exportModel = (
     const info = opened.info
     const data = {
       model,
-      run: resolve(run),
       input: "pixels in [0, 1], NHWC",
       shape: info?.shape ?? opened.built.input ?? null,
       classes: info?.classes ?? opened.built.classes ?? null,
