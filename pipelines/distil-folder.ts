@@ -79,6 +79,7 @@ export const make = (o: Options = {}) => {
           Step.optimize("student", Optimizer.adam({ lr: Ramp.warmupCosine({ peak: 2e-3, warmup: 0.05 }) })),
         ),
         evaluate: Phase.evaluate({
+          every: 5,
           models: ["student", "teacher"],
           splits: [{ split: "validation" }, { split: "test" }],
           metrics: ["accuracy", "nll", "ece", "agreement"],
