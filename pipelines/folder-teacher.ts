@@ -59,6 +59,7 @@ export const make = (o: Options = {}) => {
           ),
         ),
         evaluate: Phase.evaluate({
+          every: 5,
           models: ["teacher"],
           splits: [{ split: "validation" }, { split: "test" }],
         }),
