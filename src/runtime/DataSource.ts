@@ -77,6 +77,10 @@ export interface Prepared {
   readonly normalize: ModelDsl.Normalize | undefined
 }
 
+/** The class names, the first 20 of them when there are more. */
+const classList = (names: ReadonlyArray<string>): string =>
+  names.length <= 20 ? names.join(", ") : `${names.slice(0, 20).join(", ")}, … (${names.length - 20} more)`
+
 const loadSource = (
   data: Pipeline.Data,
   options: Options,
@@ -141,7 +145,7 @@ const loadSource = (
         }))
         notes.unshift({
           level: "info",
-          message: `${data.path}: ${loaded.files} images of ${loaded.dataset.classes} classes (${loaded.dataset.train.n} train, ${loaded.dataset.validation?.n ?? 0} validation, ${loaded.dataset.test.n} test), ${loaded.fromCache ? "decoded images read from the cache" : "decoded"}`,
+          message: `${data.path}: ${loaded.files} images of ${loaded.dataset.classes} classes (${loaded.dataset.train.n} train, ${loaded.dataset.validation?.n ?? 0} validation, ${loaded.dataset.test.n} test), ${loaded.fromCache ? "decoded images read from the cache" : "decoded"}; classes: ${classList(loaded.dataset.classNames ?? [])}`,
         })
         return { dataset: loaded.dataset, notes }
       }

@@ -138,7 +138,9 @@ describe("distil-folder and folder-teacher recipes", () => {
     expect(Number.isFinite(m["validation/student/agreement"])).toBe(true)
     const notes = events.filter((e): e is Event.Note => e._tag === "Note").map((e) => e.message)
     expect(notes.some((n) => n.startsWith("teacher outputs cached: teacher on"))).toBe(true)
-    expect(notes.some((n) => n.includes("images of 3 classes"))).toBe(true)
+    expect(
+      notes.some((n) => n.includes("images of 3 classes") && n.endsWith("classes: apple, berry, cloud")),
+    ).toBe(true)
     const steps = events.filter((e): e is Event.StepMetrics => e._tag === "StepMetrics")
     expect(steps.length).toBeGreaterThan(3)
     for (const s of steps) expect(Number.isFinite(s.loss)).toBe(true)
@@ -184,6 +186,17 @@ describe("distil-folder and folder-teacher recipes", () => {
     } finally {
       log.mockRestore()
     }
+  })
+
+  it("a run with a loaded teacher stops, resumes from its checkpoint and ends where an uninterrupted run ends", async () => {
+    const p = withModels(makeDistil({ path: images, teacher: teacherExport, classes: 3, epochs: 2 }), {
+      student: tinyStudent(3),
+    })
+    const straight = ok((await go(p, { name: "straight" })).result)
+    const stopped = await go(p, { name: "stopped", stopAfter: 5 })
+    expect(Result.isFailure(stopped.result)).toBe(true)
+    const resumed = ok((await go(p, { resume: join(root, "runs", "stopped") })).result)
+    expect(resumed.phases[0]!.metrics).toEqual(straight.phases[0]!.metrics)
   })
 
   it("a loaded LayersModel fine-tunes as a student, with a hint on one of its layers, and re-exports with its new weights", async () => {
