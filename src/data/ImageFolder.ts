@@ -7,8 +7,9 @@
  * thread pool, several at once): EXIF orientation applied, resized to `size` (centre crop,
  * stretch or letterbox), converted to RGB or grey, scaled to `[0, 1]`. The decoded pixels are
  * cached on disk under a key that hashes the decode settings and every file's path, byte size
- * and modification time, so loading an unchanged folder again decodes nothing. Seeded,
- * stratified validation and test hold-outs are taken after the cache.
+ * and modification time, so loading an unchanged folder again decodes nothing; when a folder
+ * changed, its new cache file replaces the old one (per decode settings). Seeded, stratified
+ * validation and test hold-outs are taken after the cache.
  *
  * @example
  * ```ts
@@ -674,6 +675,9 @@ interface Header {
   readonly trees: ReadonlyArray<number>
   readonly skipped: ReadonlyArray<{ readonly relative: string; readonly reason: string }>
   readonly payload: { readonly bytes: number; readonly sha256: string }
+  /** The folder and the decode settings it was written for: a newer cache of the same replaces it. */
+  readonly root?: string
+  readonly settings?: string
 }
 
 /**
@@ -808,8 +812,17 @@ const readCacheFile = async (
 }
 
 /** Writes a cache file atomically: a temporary file in the same folder, renamed into place. */
-const writeCache = async (file: string, dir: string, key: string, found: Scan, p: Pixels) => {
+const writeCache = async (
+  file: string,
+  dir: string,
+  key: string,
+  found: Scan,
+  p: Pixels,
+  settings: string,
+) => {
   const header: Header = {
+    root: found.root,
+    settings,
     format: "retort-image-folder",
     version: formatVersion,
     key,
@@ -838,6 +851,39 @@ const writeCache = async (file: string, dir: string, key: string, found: Scan, p
   } catch (e) {
     await rm(temp, { force: true })
     throw e
+  }
+  await pruneCache(dir, file, found.root, settings)
+}
+
+/**
+ * Removes the cache files of an earlier state of the same folder under the same decode settings
+ * (the folder changed, so they can never be read again); other folders' and other settings'
+ * files stay. Only each file's header is read.
+ */
+const pruneCache = async (dir: string, keep: string, root: string, settings: string) => {
+  const names = await readdir(dir).catch(() => [] as Array<string>)
+  for (const name of names) {
+    const file = join(dir, name)
+    if (!name.endsWith(".bin") || file === keep) continue
+    try {
+      const handle = await open(file, "r")
+      try {
+        const prefix = Buffer.alloc(MAGIC.length + 4)
+        await handle.read(prefix, 0, prefix.length, 0)
+        if (!prefix.subarray(0, MAGIC.length).equals(MAGIC)) continue
+        const length = prefix.readUInt32LE(MAGIC.length)
+        if (length > 1 << 28) continue
+        const json = Buffer.alloc(length)
+        await handle.read(json, 0, length, prefix.length)
+        const header = JSON.parse(json.toString("utf8")) as Partial<Header>
+        if (header.root !== root || header.settings !== settings) continue
+      } finally {
+        await handle.close()
+      }
+      await rm(file, { force: true })
+    } catch {
+      // an unreadable file is not ours to judge: leave it
+    }
   }
 }
 
@@ -1107,7 +1153,7 @@ export const load = (options: Options): Effect.Effect<Loaded, DataError> =>
     }
     if (useCache && !fromCache) {
       const written = yield* Effect.promise(() =>
-        writeCache(cacheFile, cacheDir, key, found, p).then(
+        writeCache(cacheFile, cacheDir, key, found, p, JSON.stringify(settings)).then(
           () => undefined,
           (e: unknown) => reasonOf(e),
         ),

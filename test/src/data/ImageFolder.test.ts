@@ -444,6 +444,14 @@ describe("ImageFolder.load: the disk cache", () => {
     expect(renamed.fromCache).toBe(false)
     keys.add(renamed.key)
     expect(keys.size).toBe(5)
+    // the stale caches of this folder are gone: one file per decode settings remains …
+    expect(readdirSync(cache).sort()).toEqual([`${grey.key}.bin`, `${renamed.key}.bin`].sort())
+    // … and another folder's cache is left alone
+    const other = await make()
+    const otherKey = (await run(ImageFolder.load({ path: other, cacheDir: cache }))).key
+    await png(join(dir, "q", "7.png"), 4, 4, 1, Array(16).fill(2))
+    const latest = await run(ImageFolder.load({ path: dir, cacheDir: cache }))
+    expect(readdirSync(cache).sort()).toEqual([`${grey.key}.bin`, `${latest.key}.bin`, `${otherKey}.bin`].sort())
   })
 
   it("ignores and rewrites a truncated cache file; writes nothing with `cache: false`", async () => {
