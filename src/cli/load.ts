@@ -83,6 +83,9 @@ export const loadPipeline = (
     )
   })
 
+/** Keys that would reach an object's prototype: never a pipeline field. */
+const forbidden = new Set(["__proto__", "constructor", "prototype"])
+
 /** Split `phases[1].epochs` / `phases.1.epochs` into segments. */
 const segments = (path: string): Array<string | number> =>
   path
@@ -119,10 +122,18 @@ export const applyOverrides = (
     } catch {
       value = raw
     }
+    if (segs.some((s) => typeof s === "string" && forbidden.has(s))) {
+      issues.push({
+        path,
+        message: `--set ${path}: "__proto__", "constructor" and "prototype" are not pipeline fields`,
+      })
+      continue
+    }
     let cur: Record<string | number, unknown> = encoded
     let ok = segs.length > 0
+    // walk own properties only: a path never reaches a prototype
     for (let i = 0; ok && i < segs.length - 1; i++) {
-      const next = cur[segs[i]!]
+      const next = Object.hasOwn(cur, segs[i]!) ? cur[segs[i]!] : undefined
       if (typeof next !== "object" || next === null) ok = false
       else cur = next as Record<string | number, unknown>
     }

@@ -97,6 +97,23 @@ describe("retort CLI", () => {
     expect(Result.isFailure(bad)).toBe(true)
   })
 
+  it("--set never reaches a prototype: __proto__, constructor, prototype and inherited keys are refused", () => {
+    for (const path of [
+      "__proto__.polluted",
+      "constructor.prototype.polluted",
+      "models.__proto__.polluted",
+      "phases[0].constructor.polluted",
+      "toString.polluted",
+    ]) {
+      const r = applyOverrides(recipes.kd!, { [path]: "1" })
+      expect(Result.isFailure(r), path).toBe(true)
+      expect(({} as Record<string, unknown>).polluted, path).toBeUndefined()
+      expect((Object.prototype as unknown as Record<string, unknown>).polluted, path).toBeUndefined()
+    }
+    const r = applyOverrides(recipes.kd!, { "__proto__.polluted": "1" })
+    expect(Result.isFailure(r) && r.failure.issues[0]!.message).toMatch(/not pipeline fields/)
+  })
+
   it("describe: stage graph and parameter counts", async () => {
     expect(await main(["describe", "pipelines/kd.ts"])).toBe(0)
     expect(out).toMatch(/phase 2 distil/)
