@@ -48,6 +48,7 @@ import * as Event from "../report/Event.js"
 import { Reporter } from "../report/Reporter.js"
 import * as Checkpoint from "./Checkpoint.js"
 import * as DataSource from "./DataSource.js"
+import * as RunLock from "./RunLock.js"
 import * as TeacherCache from "./TeacherCache.js"
 
 /**
@@ -543,6 +544,8 @@ export const runWith = (
     const seed = options.seed ?? (snapshot?.header.options.seed as number | undefined) ?? pipeline.seed
     const dir = resolve(options.resume ?? join(options.outDir ?? "runs", options.name ?? pipeline.name))
     yield* checkOutDir(dir)
+    // one run per directory: a second one refuses, a dead one's lock is taken over
+    const lock = yield* RunLock.acquire(dir)
     const ckptPath = join(dir, "checkpoint.bin")
     writeFileSync(join(dir, "pipeline.json"), Codec.toJson(pipeline))
 
@@ -609,6 +612,13 @@ export const runWith = (
         phases: pipeline.phases.map((p) => p.name),
       }),
     )
+    if (lock.stale)
+      yield* emit(
+        Event.note({
+          level: "warn",
+          message: `took over the lock of ${dir} from process ${lock.stale.pid}, which no longer runs (started ${lock.stale.started})`,
+        }),
+      )
     for (const n of prepared.notes) yield* emit(Event.note(n))
     if (snapshot)
       yield* emit(
