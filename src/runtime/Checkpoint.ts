@@ -5,8 +5,11 @@
  * seed and the position, so the position *is* the RNG state.
  *
  * One file, `checkpoint.bin`: a magic line, a little-endian uint32 header length, a JSON header,
- * then the float32 tensors. Written atomically (a temporary file in the same directory, then
- * `rename`), so a crash never leaves a half-written checkpoint.
+ * then the float32 tensors. Written atomically (a temporary file in the same directory, flushed,
+ * then `rename`), so a crash never leaves a half-written checkpoint. The header records the
+ * payload's byte count and SHA-256, and {@link load} checks both (and the header's structure):
+ * a truncated, bit-flipped, empty or foreign file is refused with a sentence naming it, never
+ * silently read as zeros.
  *
  * @example
  * ```ts
@@ -17,6 +20,7 @@
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
@@ -65,6 +69,8 @@ export interface Header {
     readonly shape: ReadonlyArray<number>
     readonly offset: number
   }>
+  /** The tensors' bytes: how many, and their SHA-256 (absent in checkpoints written before it was added). */
+  readonly payload?: { readonly bytes: number; readonly sha256: string }
 }
 
 /**
@@ -130,12 +136,20 @@ export const save = (path: string, snapshot: Snapshot): Effect.Effect<void, IoEr
     try: () => {
       let offset = 0
       const entries = [...snapshot.tensors.entries()]
+      const hash = createHash("sha256")
       const index = entries.map(([key, t]) => {
         const e = { key, shape: t.shape, offset }
         offset += t.values.length * 4
+        hash.update(new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength))
         return e
       })
-      const header = Buffer.from(JSON.stringify({ ...snapshot.header, tensors: index }))
+      const header = Buffer.from(
+        JSON.stringify({
+          ...snapshot.header,
+          tensors: index,
+          payload: { bytes: offset, sha256: hash.digest("hex") },
+        }),
+      )
       const len = Buffer.alloc(4)
       len.writeUInt32LE(header.length)
       const tmp = `${path}.tmp-${process.pid}`
@@ -170,14 +184,49 @@ export const load = (path: string): Effect.Effect<Snapshot, IoError> =>
   Effect.try({
     try: () => {
       const buf = readFileSync(path)
-      if (buf.subarray(0, MAGIC.length).toString() !== MAGIC) throw new Error("not a Retort checkpoint")
+      if (buf.length === 0) throw new Error("the file is empty")
+      if (buf.length < MAGIC.length + 4 || buf.subarray(0, MAGIC.length).toString() !== MAGIC)
+        throw new Error("not a Retort checkpoint (its first bytes are not a checkpoint's)")
       const len = buf.readUInt32LE(MAGIC.length)
       const start = MAGIC.length + 4
-      const header = JSON.parse(buf.subarray(start, start + len).toString()) as Header
+      if (buf.length < start + len)
+        throw new Error(`the file is truncated: ${buf.length} bytes, its header alone needs ${start + len}`)
+      let header: Header
+      try {
+        header = JSON.parse(buf.subarray(start, start + len).toString()) as Header
+      } catch (e) {
+        throw new Error(`its header is damaged (${e instanceof Error ? e.message : String(e)})`)
+      }
+      if (
+        typeof header !== "object" ||
+        header === null ||
+        !Array.isArray(header.tensors) ||
+        typeof header.position !== "object" ||
+        header.position === null
+      )
+        throw new Error("its header is damaged (not a checkpoint header)")
       const data = start + len
+      let expected = 0
+      for (const t of header.tensors) {
+        const n = Array.isArray(t.shape)
+          ? (t.shape as ReadonlyArray<number>).reduce((a: number, b: number) => a * b, 1)
+          : Number.NaN
+        if (!Number.isInteger(n) || n < 0 || t.offset !== expected)
+          throw new Error(`its header is damaged (tensor ${String(t.key)})`)
+        expected += n * 4
+      }
+      const got = buf.length - data
+      if (got < expected)
+        throw new Error(`the file is truncated: ${got} bytes of tensors, ${expected} expected`)
+      if (got > expected) throw new Error(`the file has ${got - expected} bytes more than its tensors`)
+      if (header.payload !== undefined) {
+        const sha = createHash("sha256").update(buf.subarray(data)).digest("hex")
+        if (header.payload.bytes !== expected || sha !== header.payload.sha256)
+          throw new Error("its checksum does not match: the file is damaged")
+      }
       const tensors = new Map<string, { shape: ReadonlyArray<number>; values: Float32Array }>()
       for (const t of header.tensors) {
-        const n = t.shape.reduce((a, b) => a * b, 1)
+        const n = (t.shape as ReadonlyArray<number>).reduce((a: number, b: number) => a * b, 1)
         const bytes = buf.subarray(data + t.offset, data + t.offset + n * 4)
         const values = new Float32Array(n)
         new Uint8Array(values.buffer).set(bytes)
@@ -185,12 +234,16 @@ export const load = (path: string): Effect.Effect<Snapshot, IoError> =>
       }
       return { header, tensors }
     },
-    catch: (cause) =>
-      new IoError({
+    catch: (cause) => {
+      const missing = (cause as NodeJS.ErrnoException).code === "ENOENT"
+      return new IoError({
         path,
-        message: `could not read the checkpoint: ${cause instanceof Error ? cause.message : String(cause)}`,
+        message: missing
+          ? `there is no checkpoint ${path} (the run has not written one yet)`
+          : `cannot resume from ${path}: ${cause instanceof Error ? cause.message : String(cause)}; nothing was read from it`,
         cause,
-      }),
+      })
+    },
   })
 
 /**
