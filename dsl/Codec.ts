@@ -55,6 +55,22 @@ const schemaIssues = (error: Schema.SchemaError, input: unknown): ReadonlyArray<
     return { path: Issue.path(segs), message }
   })
 
+/** No pipeline is nested anywhere near this deep; deeper input is refused before decoding. */
+const MAX_DEPTH = 100
+
+/** The path to the first value nested deeper than `max` levels (iterative: deep input cannot overflow it). */
+const tooDeep = (input: unknown, max: number): ReadonlyArray<string | number> | undefined => {
+  const stack: Array<{ value: unknown; path: ReadonlyArray<string | number> }> = [{ value: input, path: [] }]
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!
+    if (typeof value !== "object" || value === null) continue
+    if (path.length >= max) return path
+    if (Array.isArray(value)) value.forEach((v, i) => stack.push({ value: v, path: [...path, i] }))
+    else for (const [k, v] of Object.entries(value)) stack.push({ value: v, path: [...path, k] })
+  }
+  return undefined
+}
+
 /**
  * Decode and validate an unknown value (parsed JSON or YAML) as a pipeline.
  *
@@ -68,7 +84,31 @@ const schemaIssues = (error: Schema.SchemaError, input: unknown): ReadonlyArray<
  * @category decoding
  */
 export const decode = (input: unknown): Result.Result<Pipeline.Pipeline, Issue.ValidationError> => {
-  const r = Schema.decodeUnknownResult(Pipeline.schema)(input, { errors: "all" })
+  const deep = tooDeep(input, MAX_DEPTH)
+  if (deep !== undefined)
+    return Result.fail(
+      new Issue.ValidationError({
+        issues: [
+          {
+            path: Issue.path(deep.slice(0, 8)),
+            message: `nested more than ${MAX_DEPTH} levels deep (no pipeline is): refused before decoding`,
+          },
+        ],
+      }),
+    )
+  let r: ReturnType<ReturnType<typeof Schema.decodeUnknownResult<typeof Pipeline.schema>>>
+  try {
+    r = Schema.decodeUnknownResult(Pipeline.schema)(input, { errors: "all" })
+  } catch (e) {
+    // a last guard: decoding never throws at the caller
+    return Result.fail(
+      new Issue.ValidationError({
+        issues: [
+          { path: "", message: `could not be decoded: ${e instanceof Error ? e.message : String(e)}` },
+        ],
+      }),
+    )
+  }
   if (Result.isFailure(r))
     return Result.fail(new Issue.ValidationError({ issues: schemaIssues(r.failure, input) }))
   const issues = Validate.pipeline(r.success)
@@ -179,5 +219,16 @@ export const fromYaml = (text: string): Result.Result<Pipeline.Pipeline, Issue.V
         })),
       }),
     )
-  return decode(doc.toJS())
+  let value: unknown
+  try {
+    // yaml's own limit on alias expansion stops "billion laughs" documents; it throws
+    value = doc.toJS({ maxAliasCount: 100 })
+  } catch (e) {
+    return Result.fail(
+      new Issue.ValidationError({
+        issues: [{ path: "", message: `malformed YAML: ${e instanceof Error ? e.message : String(e)}` }],
+      }),
+    )
+  }
+  return decode(value)
 }
