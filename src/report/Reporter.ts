@@ -375,10 +375,43 @@ const plainSink = (options: PlainOptions): Sink => {
   }
 }
 
+/**
+ * A process killed in the middle of a write (kill -9, a crash) may leave the log ending in half
+ * a line; appending after it would bury that fragment in the middle of the file, where readers
+ * rightly refuse it. Cut the fragment (it was never a whole event) before appending.
+ */
+const repairTornTail = (file: string): void => {
+  let fd: number
+  try {
+    fd = fs.openSync(file, "r+")
+  } catch {
+    return // no log yet
+  }
+  try {
+    const size = fs.fstatSync(fd).size
+    if (size === 0) return
+    const last = Buffer.alloc(1)
+    fs.readSync(fd, last, 0, 1, size - 1)
+    if (last[0] === 0x0a) return
+    const chunk = Math.min(size, 1 << 20)
+    const tail = Buffer.alloc(chunk)
+    fs.readSync(fd, tail, 0, chunk, size - chunk)
+    const newline = tail.lastIndexOf(0x0a)
+    const keep = newline < 0 ? (chunk === size ? 0 : size - chunk) : size - chunk + newline + 1
+    fs.ftruncateSync(fd, keep)
+    process.stderr.write(
+      `note: ${file} ended in a torn line (an interrupted write); it was cut (${size - keep} bytes)\n`,
+    )
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 const jsonlSink = (file: string): Effect.Effect<Sink, IoError> =>
   Effect.try({
     try: () => {
       fs.mkdirSync(path.dirname(file), { recursive: true })
+      repairTornTail(file)
       return fs.openSync(file, "a")
     },
     catch: (cause) => new IoError({ path: file, message: `cannot open event log: ${String(cause)}`, cause }),

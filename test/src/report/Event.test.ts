@@ -3,7 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Exit } from "effect"
 import * as fc from "fast-check"
-import { afterAll, describe, expect, it } from "vitest"
+import { afterAll, describe, expect, it, vi } from "vitest"
 import { IoError } from "../../../src/errors.js"
 import * as Event from "../../../src/report/Event.js"
 import { emit, Reporter } from "../../../src/report/Reporter.js"
@@ -125,6 +125,32 @@ describe("JSONL log", () => {
         Reporter.jsonl(file),
       ),
     )
+  })
+
+  it("a log left with a torn last line (a killed process) is repaired before the next run appends", async () => {
+    const file = path.join(tmp, "run-torn", "events.jsonl")
+    const a = Event.note({ level: "info", message: "before the kill" })
+    await Effect.runPromise(Effect.provide(emit(a), Reporter.jsonl(file)))
+    fs.appendFileSync(file, '{"_tag":"StepMetrics","phase":"tea') // kill -9 in the middle of a write
+    const b = Event.checkpointed({ path: "ckpt", step: 9 })
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true)
+    try {
+      await Effect.runPromise(Effect.provide(emit(b), Reporter.jsonl(file)))
+      expect(String(err.mock.calls[0]?.[0])).toMatch(/ended in a torn line/)
+    } finally {
+      err.mockRestore()
+    }
+    expect(await Effect.runPromise(Event.readEvents(file))).toEqual([a, b])
+    // a log that is only a fragment is emptied
+    const only = path.join(tmp, "run-torn", "fragment.jsonl")
+    fs.writeFileSync(only, '{"_tag":"No')
+    const quiet = vi.spyOn(process.stderr, "write").mockImplementation(() => true)
+    try {
+      await Effect.runPromise(Effect.provide(emit(b), Reporter.jsonl(only)))
+    } finally {
+      quiet.mockRestore()
+    }
+    expect(await Effect.runPromise(Event.readEvents(only))).toEqual([b])
   })
 
   it("drops a truncated last line, fails on a bad line in the middle", async () => {

@@ -3,7 +3,8 @@
  * times at random moments (after it wrote at least two checkpoints), each time resumed with
  * `--resume` in a new process, and finally completes. On the cpu backend, where runs are
  * deterministic, its final parameters and optimiser state must be bit-identical to an
- * uninterrupted run's. (The stale `run.lock` each kill leaves is taken over.)
+ * uninterrupted run's. (The stale `run.lock` each kill leaves is taken over, and a torn last line
+ * of `events.jsonl` is cut before the resumed run appends: the log reads back whole.)
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
@@ -12,6 +13,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { Codec, Loss, Model, Optimizer, Phase, Pipeline, Step } from "../../../dsl/index.js"
+import * as Event from "../../../src/report/Event.js"
 import * as Checkpoint from "../../../src/runtime/Checkpoint.js"
 
 const repo = join(import.meta.dirname, "../../..")
