@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { isAbsolute, join, relative, resolve } from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Result, type Scope } from "effect"
 import * as AugmentDsl from "../../dsl/Augment.js"
@@ -543,6 +543,18 @@ export const runWith = (
     if (Result.isFailure(checked)) return yield* Effect.fail(checked.failure)
     const seed = options.seed ?? (snapshot?.header.options.seed as number | undefined) ?? pipeline.seed
     const dir = resolve(options.resume ?? join(options.outDir ?? "runs", options.name ?? pipeline.name))
+    if (options.resume === undefined) {
+      // a run name (from the pipeline file or --name) names a folder inside the output directory
+      const base = resolve(options.outDir ?? "runs")
+      const inside = relative(base, dir)
+      if (inside === "" || inside.startsWith("..") || isAbsolute(inside))
+        return yield* Effect.fail(
+          new IoError({
+            path: dir,
+            message: `the run name "${options.name ?? pipeline.name}" would put the run directory at ${dir}, outside the output directory ${base}; a run name is a folder name inside it`,
+          }),
+        )
+    }
     yield* checkOutDir(dir)
     // one run per directory: a second one refuses, a dead one's lock is taken over
     const lock = yield* RunLock.acquire(dir)
