@@ -99,7 +99,9 @@ if (values.cache) {
   }
   // warm the teacher's kernels first, so that the build is timed like a later epoch would be
   const teacher = state.models.get("teacher")!
-  tf.tidy(() => teacher.built.apply(teacher.params, tf.zeros([500, 28, 28, 1]), { train: false }).logits.dataSync())
+  tf.tidy(() =>
+    teacher.built.apply(teacher.params, tf.zeros([500, 28, 28, 1]), { train: false }).logits.dataSync(),
+  )
   const t = performance.now()
   const made = await Effect.runPromise(TeacherCache.make(phase, state, train, [28, 28, 1], 10))
   cacheBuildMs = performance.now() - t
@@ -192,7 +194,9 @@ console.log(
     tensors_before: tensorsBefore,
     tensors_after: tf.memory().numTensors,
     peak_rss_mib: Math.round(peakRss / 2 ** 20),
-    ...(cacheBuildMs !== undefined ? { cache_build_ms: Math.round(cacheBuildMs), cached_samples: CACHED } : {}),
+    ...(cacheBuildMs !== undefined
+      ? { cache_build_ms: Math.round(cacheBuildMs), cached_samples: CACHED }
+      : {}),
   }),
 )
 await Effect.runPromise(Scope.close(scope, { _tag: "Success", value: undefined } as never))

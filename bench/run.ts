@@ -203,7 +203,15 @@ console.log(
 const cacheRows = { off: [] as Array<number>, on: [] as Array<number>, build: [] as Array<number> }
 if (workloads.includes("W3"))
   for (let r = 0; r < rounds; r++) {
-    const args = ["--workload", "W3", "--seconds", values.seconds, "--threads", values.threads, ...(values.pure ? ["--pure"] : [])]
+    const args = [
+      "--workload",
+      "W3",
+      "--seconds",
+      values.seconds,
+      "--threads",
+      values.threads,
+      ...(values.pure ? ["--pure"] : []),
+    ]
     const off = await node("bench/retort-worker.ts", args, nativeEnv)
     const on = await node("bench/retort-worker.ts", [...args, "--cache"], nativeEnv)
     if (off.ms_per_step !== undefined) cacheRows.off.push(off.ms_per_step)

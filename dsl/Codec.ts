@@ -65,7 +65,8 @@ const tooDeep = (input: unknown, max: number): ReadonlyArray<string | number> | 
     const { value, path } = stack.pop()!
     if (typeof value !== "object" || value === null) continue
     if (path.length >= max) return path
-    if (Array.isArray(value)) value.forEach((v, i) => stack.push({ value: v, path: [...path, i] }))
+    if (Array.isArray(value))
+      for (let i = 0; i < value.length; i++) stack.push({ value: value[i], path: [...path, i] })
     else for (const [k, v] of Object.entries(value)) stack.push({ value: v, path: [...path, k] })
   }
   return undefined

@@ -14,7 +14,6 @@
  */
 import { existsSync, statSync } from "node:fs"
 import { resolve } from "node:path"
-import * as tf from "@tensorflow/tfjs-core"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Pipeline from "../../dsl/Pipeline.js"
@@ -24,44 +23,12 @@ import * as Dataset from "../data/Dataset.js"
 import * as ImageFolder from "../data/ImageFolder.js"
 import { DataError, IoError } from "../errors.js"
 import { Metrics } from "../metrics/index.js"
-import type * as Models from "../models/index.js"
+import * as Models from "../models/index.js"
 import * as RunDir from "../probes/RunDir.js"
 import * as Checkpoint from "../runtime/Checkpoint.js"
 import * as DataSource from "../runtime/DataSource.js"
 import * as Deploy from "../runtime/Deploy.js"
 import * as Flags from "./flags.js"
-
-const BATCH = 500
-
-/** Logits of a built model on a split, in batches, read back asynchronously. */
-const logitsOf = (built: Models.Built, split: Dataset.Split, shape: readonly [number, number, number]) =>
-  Effect.gen(function* () {
-    const [h, w, c] = shape
-    const size = h * w * c
-    const classes = built.classes ?? 0
-    const parts: Array<Float32Array> = []
-    for (let i = 0; i < split.n; i += BATCH) {
-      const k = Math.min(BATCH, split.n - i)
-      const t = tf.tidy(
-        () =>
-          built.apply(built.params, tf.tensor4d(split.x.subarray(i * size, (i + k) * size), [k, h, w, c]), {
-            train: false,
-            state: built.state,
-          }).logits,
-      )
-      parts.push((yield* Effect.promise(() => t.data())) as Float32Array)
-      t.dispose()
-    }
-    const out = new Float32Array(
-      split.n * (classes || (parts[0]?.length ?? 0) / Math.max(1, Math.min(BATCH, split.n))),
-    )
-    let at = 0
-    for (const p of parts) {
-      out.set(p, at)
-      at += p.length
-    }
-    return out
-  })
 
 /** The models of a run that have parameters in its checkpoint. */
 const trainedModels = (pipeline: Pipeline.Pipeline, snapshot: Checkpoint.Snapshot): ReadonlyArray<string> =>
@@ -182,7 +149,7 @@ export const evalCommand = Command.make(
         }> = []
         for (const name of names) {
           const m = yield* RunDir.openModel(o.run, name)
-          const logits = yield* logitsOf(m.built, split, shape)
+          const logits = yield* Models.Predict.logits(m.built, split, shape)
           const r = new Metrics.Accumulator(m.built.classes ?? info?.classes ?? 0)
             .add(logits, split.y)
             .result()
@@ -268,7 +235,7 @@ export const predictCommand = Command.make(
         })
         const failed = new Set(decoded.failed.map((f) => f.file))
         const ok = files.filter((f) => !failed.has(f))
-        const logits = yield* logitsOf(
+        const logits = yield* Models.Predict.logits(
           m.built,
           { x: decoded.x, y: new Int32Array(decoded.n), n: decoded.n },
           info.shape,

@@ -6,10 +6,9 @@
  *
  * @since 0.1.0
  */
-import { join, resolve } from "node:path"
+import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { NodeServices } from "@effect/platform-node"
-import * as tf from "@tensorflow/tfjs-core"
 import { Cause, Console, Effect, Exit, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as Model from "../../dsl/Model.js"
@@ -18,7 +17,6 @@ import { Backend, describeBackend } from "../backend/Backend.js"
 import { IoError, ValidationError } from "../errors.js"
 import * as Models from "../models/index.js"
 import { Summary } from "../report/index.js"
-import * as Checkpoint from "../runtime/Checkpoint.js"
 import { Interrupted, type RunResult, run } from "../runtime/Run.js"
 import * as Seeds from "../runtime/Seeds.js"
 import { demo } from "./demo.js"

@@ -186,15 +186,10 @@ const compileAugment: StageCompiler<Step.AugmentStage> = (stage, index) => (fram
 const compileForward: StageCompiler<Step.Forward> = (stage, index, env) => {
   const train = stage.mode === "train"
   const taps = [...stage.taps, ...(stage.channelDrop?.layers ?? [])]
-  const cacheable =
-    env.cache !== undefined &&
-    !train &&
-    stage.input === "x" &&
-    stage.taps.length === 0 &&
-    stage.heads.length === 0
   return (frame) => {
-    if (cacheable && frame.indices !== undefined) {
-      const cached = env.cache!.logits(index, frame.indices)
+    // the cache holds only the forwards `cacheableForwards` allows; it answers undefined for others
+    if (env.cache !== undefined && frame.indices !== undefined) {
+      const cached = env.cache.logits(index, frame.indices)
       if (cached !== undefined) {
         for (const name of stage.as) frame.board.set(name, cached)
         return

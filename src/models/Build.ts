@@ -352,18 +352,36 @@ export const withNormalize = (built: Built, normalize: Model.Normalize | undefin
   if (normalize === undefined) return built
   const mean = normalize.mean
   const std = normalize.std
-  const apply: Built["apply"] = (params, x, options) => {
-    const c = x.shape[x.rank - 1] ?? 1
+  // the per-channel constants, made once (per channel count) and freed with the model
+  let constants: { readonly c: number; readonly shift: tf.Tensor1D; readonly scale: tf.Tensor1D } | undefined
+  const constantsFor = (c: number) => {
+    if (constants?.c === c) return constants
     if (mean.length !== 1 && mean.length !== c)
       throw new ShapeError({
         path: "normalize",
         message: `the normalisation has ${mean.length} channels, the input ${c}`,
       })
-    const m = tf.tensor1d(mean.length === 1 ? new Array(c).fill(mean[0]) : [...mean])
-    const s = tf.tensor1d((std.length === 1 ? new Array(c).fill(std[0]) : [...std]).map((v) => 1 / v))
-    return built.apply(params, tf.mul(tf.sub(x, m), s), options)
+    const at = (a: ReadonlyArray<number>, i: number) => (a.length === 1 ? a[0]! : a[i]!)
+    constants?.shift.dispose()
+    constants?.scale.dispose()
+    constants = {
+      c,
+      shift: tf.keep(tf.tensor1d(Array.from({ length: c }, (_, i) => at(mean, i)))),
+      scale: tf.keep(tf.tensor1d(Array.from({ length: c }, (_, i) => 1 / at(std, i)))),
+    }
+    return constants
   }
-  return { ...built, apply, normalize: { mean: [...mean], std: [...std] } }
+  const apply: Built["apply"] = (params, x, options) => {
+    const { shift, scale } = constantsFor(x.shape[x.rank - 1] ?? 1)
+    return built.apply(params, tf.mul(tf.sub(x, shift), scale), options)
+  }
+  const dispose = () => {
+    constants?.shift.dispose()
+    constants?.scale.dispose()
+    constants = undefined
+    built.dispose()
+  }
+  return { ...built, apply, dispose, normalize: { mean: [...mean], std: [...std] } }
 }
 
 /**

@@ -31,7 +31,7 @@ import { Effect, Result } from "effect"
 import type * as Model from "../../dsl/Model.js"
 import { type IoError, ShapeError, ValidationError } from "../errors.js"
 import type { ApplyOptions, Built, Forward } from "./Built.js"
-import { type Json, readModelJson } from "./Layers.js"
+import { checkTaps, fitInput, type Json, readModelJson, shapeText } from "./Layers.js"
 
 /**
  * One node of the graph: its name, op and inputs (as written in the GraphDef: `name`,
@@ -147,9 +147,6 @@ const PROBABILITY_EPSILON = 1e-7
 
 /** the node a graph input such as `name:0` or `^name` refers to */
 const nodeName = (input: string): string => input.replace(/^\^/, "").replace(/:\d+$/, "")
-
-const shapeText = (shape: ReadonlyArray<number | null>): string =>
-  `[${shape.map((d) => d ?? "null").join(", ")}]`
 
 /** ops whose graphs `execute` refuses (control flow, dynamic shapes, hash tables) */
 const ASYNC_OPS = new Set([
@@ -292,36 +289,11 @@ export const build = (
   const shape =
     declared.length > 0 && declared.every((d) => d !== null) ? (declared as ReadonlyArray<number>) : undefined
   const image = shape !== undefined && shape.length === 3 ? (shape as unknown as Model.Shape) : undefined
-  const size = shape?.reduce((a, b) => a * b, 1)
 
-  const apply = (_params: unknown, x: tf.Tensor, o: ApplyOptions): Forward => {
-    const batch = x.shape[0] ?? 0
-    if (image !== undefined) {
-      if (x.rank !== 4 || x.shape[1] !== image[0] || x.shape[2] !== image[1] || x.shape[3] !== image[2]) {
-        throw new ShapeError({
-          path: "x",
-          message: `${file} expects images [batch, ${image.join(", ")}], got ${shapeText(x.shape)}`,
-        })
-      }
-    } else if (shape !== undefined && size !== undefined) {
-      if (x.size !== batch * size) {
-        throw new ShapeError({
-          path: "x",
-          message: `${file} expects inputs [batch, ${shape.join(", ")}] (${size} values per example), got ${shapeText(x.shape)}`,
-        })
-      }
-      if (x.rank !== shape.length + 1 || x.shape.slice(1).some((d, i) => d !== shape[i]))
-        x = tf.reshape(x, [batch, ...shape])
-    }
+  const apply = (_params: unknown, input: tf.Tensor, o: ApplyOptions): Forward => {
+    const x = shape !== undefined ? fitInput(file, input, image, shape) : input
     const wanted = o.taps ?? []
-    for (const name of wanted) {
-      if (!tapSet.has(name)) {
-        throw new ShapeError({
-          path: `taps.${name}`,
-          message: `no tap "${name}" in ${file} (one of ${taps.join(", ")})`,
-        })
-      }
-    }
+    checkTaps(file, wanted, tapSet)
     let outs: Array<tf.Tensor>
     try {
       const result = model.execute(x, [fetch, ...wanted])

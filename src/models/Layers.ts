@@ -1130,8 +1130,83 @@ const step = (layer: Layer, inputs: ReadonlyArray<tf.Tensor>, ctx: Context): Ste
   }
 }
 
-const shapeText = (shape: ReadonlyArray<number | null>): string =>
+/**
+ * A shape for messages: `[32, 32, 3]`, free dimensions as `null`.
+ *
+ * @example
+ * ```ts
+ * import * as Layers from "./src/models/Layers.js"
+ * Layers.shapeText([null, 784]) // "[null, 784]"
+ * ```
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const shapeText = (shape: ReadonlyArray<number | null>): string =>
   `[${shape.map((d) => d ?? "null").join(", ")}]`
+
+/**
+ * The batch `x` as a model read from `file` takes it: images `[batch, h, w, c]` must match
+ * `image`; for a model on other inputs (`shape`, without the batch axis, e.g. `[784]`), any
+ * batch with the same number of values per example is reshaped to it. Throws a `ShapeError`
+ * naming the file otherwise. Shared by the LayersModel interpreter and the GraphModel wrapper.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Layers from "./src/models/Layers.js"
+ * const x = Layers.fitInput("mlp/model.json", tf.zeros([2, 28, 28, 1]), undefined, [784]) // [2, 784]
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const fitInput = (
+  file: string,
+  x: tf.Tensor,
+  image: Model.Shape | undefined,
+  shape: ReadonlyArray<number>,
+): tf.Tensor => {
+  const batch = x.shape[0] ?? 0
+  if (image !== undefined) {
+    if (x.rank !== 4 || x.shape[1] !== image[0] || x.shape[2] !== image[1] || x.shape[3] !== image[2])
+      throw new ShapeError({
+        path: "x",
+        message: `${file} expects images [batch, ${image.join(", ")}], got ${shapeText(x.shape)}`,
+      })
+    return x
+  }
+  const size = elements(shape)
+  if (x.size !== batch * size)
+    throw new ShapeError({
+      path: "x",
+      message: `${file} expects inputs [batch, ${shape.join(", ")}] (${size} values per example), got ${shapeText(x.shape)}`,
+    })
+  return x.rank !== shape.length + 1 || x.shape.slice(1).some((d, i) => d !== shape[i])
+    ? tf.reshape(x, [batch, ...shape])
+    : x
+}
+
+/**
+ * Throws a `ShapeError` naming `file` for a requested tap the model does not have.
+ *
+ * @example
+ * ```ts
+ * import * as Layers from "./src/models/Layers.js"
+ * Layers.checkTaps("t/model.json", ["dense"], new Set(["dense", "conv"]))
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const checkTaps = (file: string, wanted: ReadonlyArray<string>, taps: ReadonlySet<string>): void => {
+  for (const name of wanted)
+    if (!taps.has(name))
+      throw new ShapeError({
+        path: `taps.${name}`,
+        message: `no tap "${name}" in ${file} (one of ${[...taps].join(", ")})`,
+      })
+}
 
 /**
  * Builds a loaded LayersModel into a {@link Built} whose `apply` interprets the topology over
@@ -1205,37 +1280,14 @@ export const build = (
 
   const shape = topology.input.shape as ReadonlyArray<number>
   const image = shape.length === 3 ? (shape as unknown as Model.Shape) : undefined
-  const size = elements(shape)
   const taps = topology.layers.map((l) => l.name)
   const tapSet = new Set(taps)
   const output = options.output ?? "auto"
 
-  const apply = (p: Tree.Tree, x: tf.Tensor, o: ApplyOptions): Forward => {
-    const batch = x.shape[0] ?? 0
-    if (image !== undefined) {
-      if (x.rank !== 4 || x.shape[1] !== image[0] || x.shape[2] !== image[1] || x.shape[3] !== image[2]) {
-        throw new ShapeError({
-          path: "x",
-          message: `${file} expects images [batch, ${image.join(", ")}], got ${shapeText(x.shape)}`,
-        })
-      }
-    } else if (x.size !== batch * size) {
-      throw new ShapeError({
-        path: "x",
-        message: `${file} expects inputs [batch, ${shape.join(", ")}] (${size} values per example), got ${shapeText(x.shape)}`,
-      })
-    } else if (x.rank !== shape.length + 1 || x.shape.slice(1).some((d, i) => d !== shape[i])) {
-      x = tf.reshape(x, [batch, ...shape])
-    }
+  const apply = (p: Tree.Tree, input: tf.Tensor, o: ApplyOptions): Forward => {
+    const x = fitInput(file, input, image, shape)
     const wanted = o.taps ?? []
-    for (const name of wanted) {
-      if (!tapSet.has(name)) {
-        throw new ShapeError({
-          path: `taps.${name}`,
-          message: `no tap "${name}" in ${file} (one of ${taps.join(", ")})`,
-        })
-      }
-    }
+    checkTaps(file, wanted, tapSet)
     const drop = o.train && o.channelDrop !== undefined && o.channelDrop.rate > 0 ? o.channelDrop : undefined
     if (drop !== undefined && !tapSet.has(drop.layer)) {
       throw new ShapeError({

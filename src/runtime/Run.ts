@@ -230,16 +230,18 @@ const buildSlot = (
   description: ModelDsl.Model,
   seed: number,
   context: BuildContext,
-): Effect.Effect<State.ModelSlot, ValidationError | ShapeError> =>
-  Effect.map(
+): Effect.Effect<State.ModelSlot, ValidationError | ShapeError> => {
+  const loaded = context.loaded(name)
+  return Effect.map(
     Models.build(description, {
       seed,
       ...(context.options.models ? { customBuilders: context.options.models } : {}),
       ...(context.normalize !== undefined ? { normalize: context.normalize } : {}),
-      ...(context.loaded(name) !== undefined ? { loaded: context.loaded(name)! } : {}),
+      ...(loaded !== undefined ? { loaded } : {}),
     }),
     (built) => ({ name, built, params: built.params, state: built.state }),
   )
+}
 
 const cloneSlot = (name: string, source: State.ModelSlot, kind: "Ema" | "Swa"): State.ModelSlot => ({
   name,

@@ -29,6 +29,7 @@ import type * as Phase from "../../dsl/Phase.js"
 import type { TrainState } from "../compile/state.js"
 import { cacheableForwards, type TeacherCache } from "../compile/step.js"
 import type * as Dataset from "../data/Dataset.js"
+import * as Predict from "../models/Predict.js"
 
 /**
  * A built cache: the interface the compiled step reads, a note for the user (what was cached,
@@ -84,26 +85,17 @@ export const make = (
     const models = [...new Set(forwards.map((f) => f.model))]
     if (train.n * classes * models.length > MAX_VALUES) return undefined
     const started = performance.now()
-    const [h, w, c] = shape
-    const size = h * w * c
     const tables = new Map<string, Float32Array>()
     for (const m of models) {
       const slot = state.models.get(m)
       if (!slot) return undefined
-      const table = new Float32Array(train.n * classes)
-      for (let i = 0; i < train.n; i += BATCH) {
-        const k = Math.min(BATCH, train.n - i)
-        const logits = tf.tidy(() => {
-          const x = tf.tensor4d(train.x.subarray(i * size, (i + k) * size), [k, h, w, c])
-          return slot.built.apply(slot.params, x, { train: false, state: slot.state }).logits
-        })
-        if (logits.shape[1] !== classes) {
-          logits.dispose()
-          return undefined
-        }
-        table.set((yield* Effect.promise(() => logits.data())) as Float32Array, i * classes)
-        logits.dispose()
-      }
+      const table = yield* Predict.logits(slot.built, train, shape, {
+        params: slot.params,
+        state: slot.state,
+        batch: BATCH,
+      })
+      // a model whose outputs are not `classes` wide is not a teacher of this phase's student
+      if (table.length !== train.n * classes) return undefined
       tables.set(m, table)
     }
     const byStage = new Map(forwards.map((f) => [f.index, tables.get(f.model)!]))

@@ -24,7 +24,7 @@ type Json = null | boolean | number | string | Array<Json> | { [k: string]: Json
 /** All paths to values inside a JSON value. */
 const paths = (v: unknown, at: Array<string | number> = []): Array<Array<string | number>> => {
   const out: Array<Array<string | number>> = [at]
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])))
+  if (Array.isArray(v)) for (let i = 0; i < v.length; i++) out.push(...paths(v[i], [...at, i]))
   else if (typeof v === "object" && v !== null)
     for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]))
   return out
@@ -76,7 +76,7 @@ const mutate = (
     else cur[`${String(last)}`] = structuredClone(cur[last])
   } else if (kind === "proto") {
     Object.defineProperty(cur, "__proto__", { value: { polluted: 1 }, enumerable: true })
-    ;(cur as Record<string, unknown>)["constructor"] = { prototype: { polluted: 1 } }
+    Object.defineProperty(cur, "constructor", { value: { prototype: { polluted: 1 } }, enumerable: true })
   } else cur[last] = deep(10_000)
   return copy
 }

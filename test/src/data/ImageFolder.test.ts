@@ -451,7 +451,9 @@ describe("ImageFolder.load: the disk cache", () => {
     const otherKey = (await run(ImageFolder.load({ path: other, cacheDir: cache }))).key
     await png(join(dir, "q", "7.png"), 4, 4, 1, Array(16).fill(2))
     const latest = await run(ImageFolder.load({ path: dir, cacheDir: cache }))
-    expect(readdirSync(cache).sort()).toEqual([`${grey.key}.bin`, `${latest.key}.bin`, `${otherKey}.bin`].sort())
+    expect(readdirSync(cache).sort()).toEqual(
+      [`${grey.key}.bin`, `${latest.key}.bin`, `${otherKey}.bin`].sort(),
+    )
   })
 
   it("ignores and rewrites a truncated cache file; writes nothing with `cache: false`", async () => {
