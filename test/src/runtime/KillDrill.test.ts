@@ -94,5 +94,8 @@ describe("kill -9 drill", () => {
     expect(final.header.finished.map((f) => f.metrics)).toEqual(
       reference.header.finished.map((f) => f.metrics),
     )
+    // the event log of the killed-and-resumed run reads back whole (torn lines were cut on resume)
+    const log = await Effect.runPromise(Event.readEvents(events))
+    expect(log.filter((e) => e._tag === "RunFinished")).toHaveLength(1)
   }, 240_000)
 })
