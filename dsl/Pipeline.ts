@@ -211,6 +211,11 @@ export interface Pipeline {
   readonly data: Data
   readonly models: Readonly<Record<string, Model.Model>>
   readonly phases: ReadonlyArray<Phase.Phase>
+  /**
+   * Write a checkpoint every this many steps (also at each phase end and on Ctrl-C); the CLI's
+   * `--checkpoint-every` overrides it. Default 500; 0: only at phase ends.
+   */
+  readonly checkpointEvery?: number
 }
 
 /**
@@ -226,6 +231,7 @@ export const make = (options: {
   readonly data?: Data
   readonly models: Readonly<Record<string, Model.Model>>
   readonly phases: ReadonlyArray<Phase.Phase>
+  readonly checkpointEvery?: number
 }): Pipeline => ({
   _tag: "Pipeline",
   name: options.name,
@@ -234,6 +240,7 @@ export const make = (options: {
   data: options.data ?? data("fashion-or-mnist"),
   models: options.models,
   phases: options.phases,
+  ...(options.checkpointEvery !== undefined ? { checkpointEvery: options.checkpointEvery } : {}),
 })
 
 /**
@@ -342,6 +349,7 @@ export const schemaWith = <S extends Schema.Top>(phase: S) =>
     data: DataSchema,
     models: Schema.Record(Schema.String, Model.schema),
     phases: Schema.Array(phase),
+    checkpointEvery: Schema.optionalKey(Schema.Finite),
   })
 
 /**

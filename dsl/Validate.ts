@@ -442,6 +442,11 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
 
   if (p.name.trim() === "") add(["name"], "a pipeline needs a name")
   if (!Number.isInteger(p.seed)) add(["seed"], `the seed must be an integer, got ${p.seed}`)
+  if (p.checkpointEvery !== undefined && !(Number.isInteger(p.checkpointEvery) && p.checkpointEvery >= 0))
+    add(
+      ["checkpointEvery"],
+      `must be a whole number of steps >= 0 (0: only at phase ends), got ${p.checkpointEvery}`,
+    )
   if (p.data.validation < 0) add(["data", "validation"], `must be >= 0, got ${p.data.validation}`)
   if (p.data.source === "custom" && !p.data.name) add(["data", "name"], "a custom data source needs a name")
   checkData(p.data, add)

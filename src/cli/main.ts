@@ -73,7 +73,9 @@ const runCommand = Command.make(
     ),
     maxSteps: Flags.maxSteps,
     checkpointEvery: Flag.Int("checkpoint-every").pipe(
-      Flag.withDescription("write a checkpoint every N steps (default 500)"),
+      Flag.withDescription(
+        "write a checkpoint every N steps (default: the pipeline's checkpointEvery, else 500; 0: only at phase ends)",
+      ),
       Flag.optional,
     ),
     noDownload: Flags.noDownload,

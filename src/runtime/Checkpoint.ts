@@ -22,6 +22,7 @@
  */
 import { createHash } from "node:crypto"
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs"
+import { dirname } from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import type { TrainState } from "../compile/state.js"
@@ -125,6 +126,16 @@ export const capture = async (
   return { header: { version: 1, ...meta, averages, optimizers, tensors: [] }, tensors }
 }
 
+/** `writeSync` may write less than asked (a disk filling up): write until all of it is written. */
+const writeAll = (fd: number, bytes: Uint8Array) => {
+  let done = 0
+  while (done < bytes.byteLength) {
+    const n = writeSync(fd, bytes, done, bytes.byteLength - done)
+    if (n <= 0) throw Object.assign(new Error("no progress writing the checkpoint"), { code: "ENOSPC" })
+    done += n
+  }
+}
+
 /**
  * Write a snapshot atomically to `path`.
  *
@@ -155,22 +166,46 @@ export const save = (path: string, snapshot: Snapshot): Effect.Effect<void, IoEr
       const tmp = `${path}.tmp-${process.pid}`
       const fd = openSync(tmp, "w")
       try {
-        writeSync(fd, Buffer.from(MAGIC))
-        writeSync(fd, len)
-        writeSync(fd, header)
+        writeAll(fd, Buffer.from(MAGIC))
+        writeAll(fd, len)
+        writeAll(fd, header)
         for (const [, t] of entries)
-          writeSync(fd, new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength))
+          writeAll(fd, new Uint8Array(t.values.buffer, t.values.byteOffset, t.values.byteLength))
         fsyncSync(fd)
       } finally {
         closeSync(fd)
       }
       renameSync(tmp, path)
+      // the rename itself reaches the disk only with the directory's entry
+      try {
+        const dfd = openSync(dirname(path), "r")
+        try {
+          fsyncSync(dfd)
+        } finally {
+          closeSync(dfd)
+        }
+      } catch {}
     },
     catch: (cause) => {
       try {
         rmSync(`${path}.tmp-${process.pid}`, { force: true })
       } catch {}
-      return new IoError({ path, message: `could not write the checkpoint: ${String(cause)}`, cause })
+      const code = (cause as { code?: string } | undefined)?.code
+      const why =
+        code === "ENOSPC"
+          ? "the disk is full (ENOSPC)"
+          : code === "EDQUOT"
+            ? "the disk quota is exceeded (EDQUOT)"
+            : code === "EROFS"
+              ? "the file system is read-only (EROFS)"
+              : code === "EACCES" || code === "EPERM"
+                ? `permission denied (${code})`
+                : String(cause)
+      return new IoError({
+        path,
+        message: `could not write the checkpoint: ${why}; the previous checkpoint, if any, was left as it was`,
+        cause,
+      })
     },
   })
 

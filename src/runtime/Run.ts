@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { isAbsolute, join, relative, resolve } from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Result, type Scope } from "effect"
@@ -78,7 +78,7 @@ export interface RunOptions {
   readonly reporter?: Layer.Layer<Reporter, IoError>
   /** Continue the run in this directory from its checkpoint. */
   readonly resume?: string
-  /** Write a checkpoint every this many steps (default 500; 0 = only at phase ends). */
+  /** Write a checkpoint every this many steps (default: the pipeline's `checkpointEvery`, else 500; 0 = only at phase ends). */
   readonly checkpointEvery?: number
   /** Read losses back and report every this many steps (default 20). */
   readonly logEvery?: number
@@ -145,17 +145,99 @@ export class Interrupted extends TrainingError {}
  */
 export type RunError = ValidationError | ShapeError | BackendError | DataError | TrainingError | IoError
 
-const checkOutDir = (dir: string): Effect.Effect<void, IoError> =>
+/** The file that marks a directory as a Retort run directory (written when a run claims it). */
+const MARKER = ".retort"
+/** Files only a Retort run writes: a directory holding one of them is a run directory. */
+const RUN_FILES = [MARKER, "events.jsonl", "checkpoint.bin", "run.lock"]
+
+/**
+ * The run directory must be writable, and a new run never writes into a folder of someone else's
+ * files: a directory that exists, is not empty and holds none of Retort's own files is refused.
+ */
+const checkOutDir = (dir: string, resuming: boolean): Effect.Effect<void, IoError> =>
   Effect.try({
     try: () => {
-      mkdirSync(dir, { recursive: true })
+      if (resuming) {
+        if (!existsSync(dir))
+          throw new IoError({ path: dir, message: `there is no run directory ${dir} to resume` })
+      } else {
+        mkdirSync(dir, { recursive: true })
+        const entries = readdirSync(dir).filter((f) => !f.startsWith(".write-test-"))
+        if (entries.length > 0 && !entries.some((f) => RUN_FILES.includes(f))) {
+          const shown = entries.slice(0, 3).join(", ") + (entries.length > 3 ? ", …" : "")
+          throw new IoError({
+            path: dir,
+            message: `${dir} already holds ${entries.length} file${entries.length === 1 ? "" : "s"} that no Retort run wrote (${shown}); Retort does not write into a folder of other files: give the run another --name or --out`,
+          })
+        }
+      }
       accessSync(dir, constants.W_OK)
       const probe = join(dir, `.write-test-${process.pid}`)
       writeFileSync(probe, "")
       rmSync(probe, { force: true })
     },
     catch: (cause) =>
-      new IoError({ path: dir, message: `the output directory is not writable: ${String(cause)}`, cause }),
+      cause instanceof IoError
+        ? cause
+        : new IoError({
+            path: dir,
+            message: `the output directory is not writable: ${describeFsError(cause)}`,
+            cause,
+          }),
+  })
+
+/** A file-system error as a sentence (the code first: ENOSPC, EROFS, EACCES …). */
+const describeFsError = (cause: unknown): string => {
+  const code = (cause as { code?: string } | undefined)?.code
+  const what: Record<string, string> = {
+    ENOSPC: "the disk is full",
+    EDQUOT: "the disk quota is exceeded",
+    EROFS: "the file system is read-only",
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+  }
+  return code !== undefined && what[code] !== undefined
+    ? `${what[code]} (${code}): ${String(cause)}`
+    : String(cause)
+}
+
+/** What {@link claimDir} holds: the run directory, locked for this run, and a stale lock it took over. */
+interface Claim {
+  readonly dir: string
+  readonly stale: RunLock.Holder | undefined
+}
+
+/**
+ * Claims the run directory before anything is written to it (the event log included): the run
+ * name must stay inside the output directory, the directory must be writable and not a folder of
+ * unrelated files, and the run takes its lock (released when the scope closes).
+ */
+const claimDir = (
+  input: Pipeline.Pipeline,
+  options: RunOptions,
+): Effect.Effect<Claim, IoError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const dir = resolve(options.resume ?? join(options.outDir ?? "runs", options.name ?? input.name))
+    if (options.resume === undefined) {
+      // a run name (from the pipeline file or --name) names a folder inside the output directory
+      const base = resolve(options.outDir ?? "runs")
+      const inside = relative(base, dir)
+      if (inside === "" || inside.startsWith("..") || isAbsolute(inside))
+        return yield* Effect.fail(
+          new IoError({
+            path: dir,
+            message: `the run name "${options.name ?? input.name}" would put the run directory at ${dir}, outside the output directory ${base}; a run name is a folder name inside it`,
+          }),
+        )
+    }
+    yield* checkOutDir(dir, options.resume !== undefined)
+    // one run per directory: a second one refuses, a dead one's lock is taken over
+    const lock = yield* RunLock.acquire(dir)
+    yield* Effect.try({
+      try: () => writeFileSync(join(dir, MARKER), "a Retort run directory (see events.jsonl)\n"),
+      catch: (cause) => new IoError({ path: join(dir, MARKER), message: describeFsError(cause), cause }),
+    })
+    return { dir, stale: lock.stale }
   })
 
 /** Decoding an image folder can take minutes the first time: a progress line on stderr. */
@@ -525,6 +607,12 @@ const flattenMetrics = (m: Record<string, Record<string, number>>) => {
 export const runWith = (
   input: Pipeline.Pipeline,
   options: RunOptions = {},
+): Effect.Effect<RunResult, RunError, Backend | Data | Reporter | Scope.Scope> => runClaimed(input, options)
+
+const runClaimed = (
+  input: Pipeline.Pipeline,
+  options: RunOptions,
+  claim?: Claim,
 ): Effect.Effect<RunResult, RunError, Backend | Data | Reporter | Scope.Scope> =>
   Effect.gen(function* () {
     const started = performance.now()
@@ -544,22 +632,7 @@ export const runWith = (
     const checked = Codec.validate(pipeline)
     if (Result.isFailure(checked)) return yield* Effect.fail(checked.failure)
     const seed = options.seed ?? (snapshot?.header.options.seed as number | undefined) ?? pipeline.seed
-    const dir = resolve(options.resume ?? join(options.outDir ?? "runs", options.name ?? pipeline.name))
-    if (options.resume === undefined) {
-      // a run name (from the pipeline file or --name) names a folder inside the output directory
-      const base = resolve(options.outDir ?? "runs")
-      const inside = relative(base, dir)
-      if (inside === "" || inside.startsWith("..") || isAbsolute(inside))
-        return yield* Effect.fail(
-          new IoError({
-            path: dir,
-            message: `the run name "${options.name ?? pipeline.name}" would put the run directory at ${dir}, outside the output directory ${base}; a run name is a folder name inside it`,
-          }),
-        )
-    }
-    yield* checkOutDir(dir)
-    // one run per directory: a second one refuses, a dead one's lock is taken over
-    const lock = yield* RunLock.acquire(dir)
+    const { dir, stale } = claim ?? (yield* claimDir(input, options))
     const ckptPath = join(dir, "checkpoint.bin")
     writeFileSync(join(dir, "pipeline.json"), Codec.toJson(pipeline))
 
@@ -626,11 +699,11 @@ export const runWith = (
         phases: pipeline.phases.map((p) => p.name),
       }),
     )
-    if (lock.stale)
+    if (stale)
       yield* emit(
         Event.note({
           level: "warn",
-          message: `took over the lock of ${dir} from process ${lock.stale.pid}, which no longer runs (started ${lock.stale.started})`,
+          message: `took over the lock of ${dir} from process ${stale.pid}, which no longer runs (started ${stale.started})`,
         }),
       )
     for (const n of prepared.notes) yield* emit(Event.note(n))
@@ -647,7 +720,12 @@ export const runWith = (
     let totalSteps = 0
     const [h, w, c] = dataset.shape
 
-    const writeCheckpoint = (position: Checkpoint.Position, done = position.step) =>
+    const where = (p: Checkpoint.Position) =>
+      p.step === 0 && p.epoch === 0 && p.batchIndex === 0 && p.phase > 0
+        ? `the end of phase "${pipeline.phases[p.phase - 1]?.name}"`
+        : `phase "${pipeline.phases[p.phase]?.name}", step ${p.step}`
+    let lastGood: string | undefined = snapshot ? where(snapshot.header.position) : undefined
+    const writeCheckpoint = (position: Checkpoint.Position, done: number = position.step) =>
       Effect.gen(function* () {
         const snap = yield* Effect.promise(() =>
           Checkpoint.capture(state, {
@@ -657,7 +735,19 @@ export const runWith = (
             finished,
           }),
         )
-        yield* Checkpoint.save(ckptPath, snap)
+        yield* Checkpoint.save(ckptPath, snap).pipe(
+          Effect.mapError(
+            (e) =>
+              new IoError({
+                ...e,
+                message:
+                  lastGood === undefined
+                    ? `${e.message}; no checkpoint of this run was written yet`
+                    : `${e.message}; the last good checkpoint (${lastGood}) is intact: free some space and continue with --resume ${dir}`,
+              }),
+          ),
+        )
+        lastGood = where(position)
         yield* emit(Event.checkpointed({ path: ckptPath, step: done }))
       })
 
@@ -697,7 +787,7 @@ export const runWith = (
       let step = resumingHere ? start.step : 0
       let lastEval: Record<string, Record<string, number>> | undefined
       const logEvery = Math.max(1, options.logEvery ?? 20)
-      const ckptEvery = options.checkpointEvery ?? 500
+      const ckptEvery = options.checkpointEvery ?? pipeline.checkpointEvery ?? 500
       let windowStart = performance.now()
       let lastBreath = performance.now()
       let windowImages = 0
@@ -881,8 +971,15 @@ export const run = (
   pipeline: Pipeline.Pipeline,
   options: RunOptions = {},
 ): Effect.Effect<Omit<RunResult, "state">, RunError> => {
-  const dir = resolve(options.resume ?? join(options.outDir ?? "runs", options.name ?? pipeline.name))
-  return Effect.scoped(Effect.map(runWith(pipeline, options), ({ state: _state, ...rest }) => rest)).pipe(
-    Effect.provide(layer({ ...options, dir })),
+  // the directory is claimed (checked and locked) before the reporter opens its event log there
+  return Effect.scoped(
+    Effect.gen(function* () {
+      const claim = yield* claimDir(pipeline, options)
+      // the run's own resources are released before its services (the backend), the lock last
+      const { state: _state, ...rest } = yield* Effect.scoped(runClaimed(pipeline, options, claim)).pipe(
+        Effect.provide(layer({ ...options, dir: claim.dir })),
+      )
+      return rest
+    }),
   )
 }

@@ -3,7 +3,7 @@
  * directory; such a run fails before writing anything. Nested names inside it (what
  * `retort seeds` uses: `kd/seed1`) are fine.
  */
-import { existsSync, mkdtempSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Result } from "effect"
@@ -60,5 +60,35 @@ describe("run names", () => {
     const nested = await go(pipeline("kd"), out, "kd/seed1")
     expect(Result.isSuccess(nested)).toBe(true)
     expect(existsSync(join(out, "kd", "seed1", "checkpoint.bin"))).toBe(true)
+  })
+
+  it("a folder of someone else's files is never written into; a run directory is reused", async () => {
+    const out = mkdtempSync(join(tmpdir(), "retort-paths-"))
+    const theirs = join(out, "kd")
+    mkdirSync(theirs)
+    const files = { "pipeline.json": '{"mine": true}', "notes.txt": "keep me", "loss.svg": "<svg/>" }
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(theirs, f), text)
+    // the default reporter (event log and plots in the run directory), as `retort run` has it
+    const r = await Effect.runPromise(
+      Effect.result(run(pipeline("kd"), { backend: "cpu", outDir: out, quiet: true })),
+    )
+    expect(Result.isFailure(r)).toBe(true)
+    const e = (r as unknown as { failure: { _tag: string; message: string } }).failure
+    expect(e._tag).toBe("IoError")
+    expect(e.message).toContain("that no Retort run wrote")
+    expect(e.message).toContain("another --name or --out")
+    // untouched: the same files with the same contents, nothing added (no event log, no lock)
+    expect(readdirSync(theirs).sort()).toEqual(Object.keys(files).sort())
+    for (const [f, text] of Object.entries(files)) expect(readFileSync(join(theirs, f), "utf8")).toBe(text)
+    // a run directory (one a run wrote before) is reused
+    const first = await Effect.runPromise(
+      Effect.result(run(pipeline("mine"), { backend: "cpu", outDir: out, quiet: true })),
+    )
+    expect(Result.isSuccess(first)).toBe(true)
+    const again = await Effect.runPromise(
+      Effect.result(run(pipeline("mine"), { backend: "cpu", outDir: out, quiet: true })),
+    )
+    expect(Result.isSuccess(again)).toBe(true)
+    expect(existsSync(join(out, "mine", ".retort"))).toBe(true)
   })
 })
