@@ -80,8 +80,10 @@ export const readJournal = (file: string): Array<Entry> => Seeds.readJournal<Ent
 
 /**
  * Run every arm over every seed; returns `arm → metric → values`. Each finished run is appended
- * to the journal (`runs/experiments/NAME/journal.jsonl`) at once, so a crash or Ctrl-C loses at
- * most the run in progress; with `resume`, runs already in the journal are not run again.
+ * to the journal (`runs/experiments/NAME/journal.jsonl`) at once, and each run checkpoints as
+ * usual (every 500 steps and at phase ends), so a crash or Ctrl-C loses at most the steps since
+ * the running one's last checkpoint; with `resume`, runs already in the journal are not run again
+ * and the interrupted one continues from its checkpoint.
  */
 export const execute = async (
   exp: Experiment,
@@ -128,13 +130,20 @@ export const execute = async (
         continue
       }
       const t0 = Date.now()
+      const pipeline = arm.pipeline(seed)
+      const runDir = join(outDir, exp.name, `${arm.name}-seed${seed}`)
+      // with --resume, the run a kill interrupted continues from its last checkpoint
+      const again =
+        options.resume && !options.quick
+          ? await Effect.runPromise(Seeds.resumable(runDir, pipeline, pipeline.seed))
+          : false
       const result = await Effect.runPromise(
-        run(arm.pipeline(seed), {
+        run(pipeline, {
           backend: options.backend ?? "wasm",
-          outDir: join(outDir, exp.name),
-          name: `${arm.name}-seed${seed}`,
+          ...(again
+            ? { resume: runDir }
+            : { outDir: join(outDir, exp.name), name: `${arm.name}-seed${seed}` }),
           quiet: true,
-          checkpointEvery: 0,
           ...(options.data ? { data: options.data } : {}),
           ...(options.quick ? { maxSteps: 20, evalLimit: 500 } : {}),
         }),

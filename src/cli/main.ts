@@ -78,6 +78,10 @@ const runCommand = Command.make(
       ),
       Flag.optional,
     ),
+    logEvery: Flag.Int("log-every").pipe(
+      Flag.withDescription("read the losses back and report them every N steps (default 20)"),
+      Flag.optional,
+    ),
     noDownload: Flags.noDownload,
     noNative: Flags.noNative,
     noTeacherCache: Flag.Boolean("no-teacher-cache").pipe(
@@ -114,6 +118,7 @@ const runCommand = Command.make(
         ...(Option.isSome(o.resume) ? { resume: o.resume.value } : {}),
         ...(Option.isSome(o.maxSteps) ? { maxSteps: o.maxSteps.value } : {}),
         ...(Option.isSome(o.checkpointEvery) ? { checkpointEvery: o.checkpointEvery.value } : {}),
+        ...(Option.isSome(o.logEvery) ? { logEvery: o.logEvery.value } : {}),
       }).pipe(Effect.ensuring(Effect.sync(sig.dispose)))
       yield* printResult(result, o.quiet)
     }),

@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
-import { isAbsolute, join, relative, resolve } from "node:path"
+import { dirname, isAbsolute, join, relative, resolve } from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Result, type Scope } from "effect"
 import * as AugmentDsl from "../../dsl/Augment.js"
@@ -161,6 +161,12 @@ const checkOutDir = (dir: string, resuming: boolean): Effect.Effect<void, IoErro
         if (!existsSync(dir))
           throw new IoError({ path: dir, message: `there is no run directory ${dir} to resume` })
       } else {
+        if (!existsSync(dir)) {
+          // a recursive mkdir on a read-only file system says ENOENT: ask the nearest parent
+          let parent = dirname(dir)
+          while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent)
+          accessSync(parent, constants.W_OK)
+        }
         mkdirSync(dir, { recursive: true })
         const entries = readdirSync(dir).filter((f) => !f.startsWith(".write-test-"))
         if (entries.length > 0 && !entries.some((f) => RUN_FILES.includes(f))) {
@@ -741,9 +747,10 @@ const runClaimed = (
               new IoError({
                 ...e,
                 message:
-                  lastGood === undefined
-                    ? `${e.message}; no checkpoint of this run was written yet`
-                    : `${e.message}; the last good checkpoint (${lastGood}) is intact: free some space and continue with --resume ${dir}`,
+                  `could not write the checkpoint: ${describeFsError(e.cause)}; ` +
+                  (lastGood === undefined
+                    ? "no checkpoint of this run was written yet"
+                    : `the last good checkpoint (${lastGood}) is intact: free some space and continue with --resume ${dir}`),
               }),
           ),
         )

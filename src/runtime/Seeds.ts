@@ -16,13 +16,15 @@
  *
  * @since 0.1.0
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { Effect } from "effect"
+import * as Codec from "../../dsl/Codec.js"
 import type * as Pipeline from "../../dsl/Pipeline.js"
 import { IoError } from "../errors.js"
 import * as Format from "../report/Format.js"
 import * as Plot from "../report/Plot.js"
+import * as Checkpoint from "./Checkpoint.js"
 import { type PhaseResult, type RunError, type RunOptions, run } from "./Run.js"
 
 /**
@@ -230,15 +232,52 @@ export const readJournal = <A>(file: string): Array<A> =>
         })
     : []
 
+/**
+ * Whether the run directory `dir` holds a checkpoint of this very pipeline and seed — a run that a
+ * crash or kill interrupted and that can be resumed instead of started over. A checkpoint of
+ * another pipeline or seed (the file was edited since) is not (`false`: start over); a damaged
+ * one fails naming the file, never a silent fresh start over it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Seeds } from "retort"
+ * import kd from "retort/pipelines/kd"
+ * const again = await Effect.runPromise(Seeds.resumable("runs/kd/seed1", kd, 1)) // true after a kill
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const resumable = (
+  dir: string,
+  pipeline: Pipeline.Pipeline,
+  seed: number,
+): Effect.Effect<boolean, IoError> =>
+  Effect.gen(function* () {
+    const path = join(dir, "checkpoint.bin")
+    if (!existsSync(path)) return false
+    const snapshot = yield* Checkpoint.load(path)
+    return (
+      snapshot.header.options.seed === seed &&
+      JSON.stringify(snapshot.header.pipeline) === JSON.stringify(Codec.encode(pipeline))
+    )
+  })
+
 const io = <A>(path: string, f: () => A) =>
-  Effect.try({ try: f, catch: (cause) => new IoError({ path, message: String(cause), cause }) })
+  Effect.try({
+    try: f,
+    catch: (cause) =>
+      cause instanceof IoError ? cause : new IoError({ path, message: String(cause), cause }),
+  })
 
 /**
  * Runs a pipeline once per seed (sequentially, each as `run` with that seed, in
  * `<out>/<name>/seed<k>`) and summarises the final metrics over the seeds. Writes
  * `seeds.jsonl` (one line per finished seed, as it finishes), `seeds.json` (runs and statistics)
  * and `seeds.svg` (accuracies) in `<out>/<name>`. Fails like `run` on the first seed that fails;
- * with `skipDone`, seeds already in `seeds.jsonl` are not run again.
+ * with `skipDone`, seeds already in `seeds.jsonl` are not run again and a seed that was
+ * interrupted continues from its checkpoint ({@link resumable}).
  *
  * @example
  * ```ts
@@ -261,7 +300,22 @@ export const runSeeds = (
     const name = options.name ?? pipeline.name
     const dir = resolve(join(options.outDir ?? "runs", name))
     const journal = join(dir, "seeds.jsonl")
-    yield* io(dir, () => mkdirSync(dir, { recursive: true }))
+    yield* io(dir, () => {
+      mkdirSync(dir, { recursive: true })
+      // a series directory is Retort's: never write into a folder of someone else's files
+      const entries = readdirSync(dir)
+      if (
+        entries.length > 0 &&
+        !entries.some(
+          (f) => f === ".retort" || f === "seeds.jsonl" || f === "seeds.json" || /^seed\d+$/.test(f),
+        )
+      )
+        throw new IoError({
+          path: dir,
+          message: `${dir} already holds files that no Retort run wrote (${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}); give the series another --name or --out`,
+        })
+      writeFileSync(join(dir, ".retort"), "a Retort series directory (see seeds.json)\n")
+    })
     const done = skipDone ? readJournal<SeedRun>(journal) : []
     // rewritten from the entries that parsed: a line torn by a crash cannot swallow the next one
     yield* io(journal, () => writeFileSync(journal, done.map((r) => `${JSON.stringify(r)}\n`).join("")))
@@ -273,7 +327,13 @@ export const runSeeds = (
         onRun?.(previous)
         continue
       }
-      const result = yield* run(pipeline, { ...runOptions, seed, name: join(name, `seed${seed}`) })
+      // a seed that a kill interrupted continues from its checkpoint
+      const seedDir = join(dir, `seed${seed}`)
+      const again = skipDone ? yield* resumable(seedDir, pipeline, seed) : false
+      const result = yield* run(
+        pipeline,
+        again ? { ...runOptions, resume: seedDir } : { ...runOptions, seed, name: join(name, `seed${seed}`) },
+      )
       const r: SeedRun = {
         seed,
         metrics: finalMetrics(result.phases),
