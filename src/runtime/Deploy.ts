@@ -21,9 +21,19 @@
  *
  * @since 0.1.0
  */
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs"
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from "node:fs"
 import { createRequire } from "node:module"
-import { dirname, join, resolve } from "node:path"
+import { dirname, isAbsolute, join, relative, resolve } from "node:path"
 import { Effect, type Scope } from "effect"
 import { IoError, type ShapeError, ValidationError } from "../errors.js"
 import * as Models from "../models/index.js"
@@ -91,6 +101,78 @@ export const bundlePath = (pkg: string, file: string): string => {
   return join(dirname(require.resolve(`${pkg}/package.json`)), file)
 }
 
+/** The names an export writes (the weights may be split into shards: `weights*.bin`). */
+const OWN = /^(model\.json|weights[\w.-]*\.bin|group\d+-shard\d+of\d+\.bin|data\.json|index\.html|tfjs)$/
+
+/**
+ * Where an export may write. The default folder (`<run>/export/<model>`) must stay inside the run
+ * directory, with no symbolic link on the way out of it. A folder given with `--out` may be new,
+ * empty or an earlier export (its `data.json` says so); a folder of other files is refused, and
+ * so is any file the export would write that is a symbolic link (writing would follow it).
+ */
+const checkTarget = (run: string, out: string, defaulted: boolean): Effect.Effect<void, IoError> =>
+  Effect.try({
+    try: () => {
+      const fail = (message: string) => {
+        throw new IoError({ path: out, message })
+      }
+      if (defaulted) {
+        const base = realpathSync(run)
+        const inside = relative(join(resolve(run), "export"), out)
+        if (inside === "" || inside.startsWith("..") || isAbsolute(inside))
+          fail(`the export folder ${out} would be outside the run directory ${run}: give --out`)
+        // every existing folder between the run directory and the export must be a real folder in it
+        for (let dir = out; dir !== resolve(run) && dir !== dirname(dir); dir = dirname(dir))
+          if (existsSync(dir) || lstatExists(dir)) {
+            if (lstatSync(dir).isSymbolicLink())
+              fail(
+                `${dir} is a symbolic link: an export is written inside the run directory only; give --out`,
+              )
+            const real = realpathSync(dir)
+            if (relative(base, real).startsWith(".."))
+              fail(`${dir} leads outside the run directory ${run}; give --out`)
+          }
+      }
+      if (!existsSync(out)) return
+      if (!statSync(out).isDirectory()) fail(`${out} is a file, not a folder: give another --out`)
+      const entries = readdirSync(out)
+      const earlier = entries.includes("data.json") && isExport(join(out, "data.json"))
+      const foreign = entries.filter((f) => !OWN.test(f))
+      if (entries.length > 0 && (!earlier || foreign.length > 0))
+        fail(
+          `${out} holds files that are not a Retort export (${(foreign.length > 0 ? foreign : entries).slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}); Retort never overwrites them: give an empty or new --out`,
+        )
+      for (const f of entries)
+        if (lstatSync(join(out, f)).isSymbolicLink())
+          fail(
+            `${join(out, f)} is a symbolic link: writing the export would follow it; remove it or give another --out`,
+          )
+    },
+    catch: (cause) =>
+      cause instanceof IoError
+        ? cause
+        : new IoError({ path: out, message: `cannot check the export folder: ${String(cause)}`, cause }),
+  })
+
+const lstatExists = (path: string) => {
+  try {
+    lstatSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A `data.json` written by an export (this version marks it; earlier ones have the input line). */
+const isExport = (file: string) => {
+  try {
+    const v = JSON.parse(readFileSync(file, "utf8")) as { exporter?: unknown; input?: unknown }
+    return v.exporter === "retort" || v.input === "pixels in [0, 1], NHWC"
+  } catch {
+    return false
+  }
+}
+
 /**
  * Writes a run's model for deployment (see the module documentation). Fails with an `IoError`
  * for a missing run, model or unwritable directory, a `ValidationError` for a model that cannot
@@ -115,6 +197,7 @@ export const exportModel = (
   Effect.gen(function* () {
     const opened = yield* RunDir.openModel(run, model, options.models ? { models: options.models } : {})
     const out = resolve(options.out ?? join(run, "export", model))
+    yield* checkTarget(run, out, options.out === undefined)
     const desc = opened.description
     let normalizeInPage: DataSource.Info["normalize"]
     if (desc._tag === "Load") {
@@ -137,6 +220,7 @@ export const exportModel = (
     } else yield* Models.exportLayersModel(desc, opened.built, opened.built.params, out)
     const info = opened.info
     const data = {
+      exporter: "retort",
       model,
       input: "pixels in [0, 1], NHWC",
       shape: info?.shape ?? opened.built.input ?? null,
