@@ -127,20 +127,28 @@ export const make = (options: Options = {}): Service => {
   const load = (spec: DataSpec.DataSpec) =>
     (handlers[spec._tag] as (s: DataSpec.DataSpec) => Effect.Effect<Dataset.Dataset, DataError>)(spec)
   const fashionOrMnist = (spec: Omit<DataSpec.FashionMnist, "_tag"> = {}) =>
-    fashion(spec).pipe(
-      Effect.map((dataset): Loaded => ({ dataset })),
-      Effect.catch((e: DataError) =>
-        Effect.map(
-          mnist,
-          (dataset): Loaded => ({
-            dataset,
-            note:
-              `Fashion-MNIST is not available (${e.message}); using the embedded MNIST digits ` +
-              `(8,000 train / 2,000 test) instead. To use Fashion-MNIST: ${e.hint ?? FashionMnist.hint}.`,
-          }),
+    Effect.gen(function* () {
+      // files that are there but damaged are an error, never a quiet switch to other data
+      const { found } = yield* FashionMnist.locate({
+        ...options,
+        ...(spec.dataDir === undefined ? {} : { dataDir: spec.dataDir }),
+      })
+      if (found !== undefined) return yield* Effect.map(fashion(spec), (dataset): Loaded => ({ dataset }))
+      return yield* fashion(spec).pipe(
+        Effect.map((dataset): Loaded => ({ dataset })),
+        Effect.catch((e: DataError) =>
+          Effect.map(
+            mnist,
+            (dataset): Loaded => ({
+              dataset,
+              note:
+                `Fashion-MNIST is not available (${e.message}); using the embedded MNIST digits ` +
+                `(8,000 train / 2,000 test) instead. To use Fashion-MNIST: ${e.hint ?? FashionMnist.hint}.`,
+            }),
+          ),
         ),
-      ),
-    )
+      )
+    })
   return { load, fashionOrMnist, folder }
 }
 
