@@ -40,9 +40,11 @@ export interface Issue {
  */
 export class ValidationError extends Data.TaggedError("ValidationError")<{
   readonly issues: ReadonlyArray<Issue>
+  /** What was invalid (default "pipeline"; "sweep" for a sweep file). */
+  readonly subject?: string
 }> {
   override get message(): string {
-    return `invalid pipeline (${this.issues.length} problem${this.issues.length === 1 ? "" : "s"}):\n${this.issues
+    return `invalid ${this.subject ?? "pipeline"} (${this.issues.length} problem${this.issues.length === 1 ? "" : "s"}):\n${this.issues
       .map((i) => `  - ${i.path || "<root>"}: ${i.message}`)
       .join("\n")}`
   }

@@ -493,6 +493,7 @@ export const decode = (input: unknown): Result.Result<Sweep, IssueModule.Validat
   } catch (e) {
     return Result.fail(
       new IssueModule.ValidationError({
+        subject: "sweep",
         issues: [
           { path: "", message: `could not be decoded: ${e instanceof Error ? e.message : String(e)}` },
         ],
@@ -510,11 +511,11 @@ export const decode = (input: unknown): Result.Result<Sweep, IssueModule.Validat
         ),
       message: i.message,
     }))
-    return Result.fail(new IssueModule.ValidationError({ issues }))
+    return Result.fail(new IssueModule.ValidationError({ subject: "sweep", issues }))
   }
   const issues = check(r.success)
   return issues.length > 0
-    ? Result.fail(new IssueModule.ValidationError({ issues }))
+    ? Result.fail(new IssueModule.ValidationError({ subject: "sweep", issues }))
     : Result.succeed(r.success)
 }
 

@@ -5,8 +5,11 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import * as YAML from "yaml"
 import { Codec } from "../dsl/index.js"
+import * as Sweep from "../dsl/Sweep.js"
 import { recipes } from "../pipelines/index.js"
+import kdTemperature from "../pipelines/sweeps/kd-temperature.js"
 
 const dir = join(import.meta.dirname, "..", "pipelines", "json")
 mkdirSync(dir, { recursive: true })
@@ -14,4 +17,12 @@ for (const [name, p] of Object.entries(recipes)) {
   writeFileSync(join(dir, `${name}.json`), Codec.toJson(p))
   writeFileSync(join(dir, `${name}.yaml`), Codec.toYaml(p))
   console.log(`pipelines/json/${name}.json`)
+}
+
+// the example sweeps, with their base pipeline inline
+const sweeps = join(import.meta.dirname, "..", "pipelines", "sweeps")
+for (const [name, s] of Object.entries({ "kd-temperature": kdTemperature })) {
+  writeFileSync(join(sweeps, `${name}.json`), Codec.sweepToJson(s))
+  writeFileSync(join(sweeps, `${name}.yaml`), YAML.stringify(Sweep.encode(s)))
+  console.log(`pipelines/sweeps/${name}.json`)
 }

@@ -24,6 +24,7 @@ import * as Flags from "./flags.js"
 import { evalCommand, exportCommand, predictCommand } from "./infer.js"
 import { loadPipeline } from "./load.js"
 import { probeCommand } from "./probe.js"
+import { runnerCommand, sweepCommand } from "./sweep.js"
 
 const version = "0.1.0"
 
@@ -353,6 +354,8 @@ const retort = Command.make("retort").pipe(
     evalCommand,
     predictCommand,
     probeCommand,
+    sweepCommand,
+    runnerCommand,
     doctorCommand,
     demoCommand,
   ]),
@@ -366,6 +369,17 @@ const retort = Command.make("retort").pipe(
  * @category running
  */
 export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
+  // a run started by a sweep (local pool or cluster runner) stops, after a checkpoint, when the
+  // process that started it dies (kill -9 of a runner leaves no orphan training on)
+  const parent = Number(process.env.RETORT_PARENT_PID)
+  if (Number.isInteger(parent) && parent > 0) {
+    const watch = setInterval(() => {
+      if (process.ppid === parent) return
+      clearInterval(watch)
+      process.kill(process.pid, "SIGINT")
+    }, 500)
+    watch.unref()
+  }
   const program = Command.runWith(retort, { version, renderErrors: false })(argv).pipe(
     Effect.provide(NodeServices.layer),
   )
@@ -380,7 +394,8 @@ export const main = async (argv: ReadonlyArray<string>): Promise<number> => {
     return 130
   }
   if (error && typeof error === "object" && "message" in error) {
-    const tag = error._tag && !String(error.message).startsWith("invalid pipeline") ? `${error._tag}: ` : ""
+    const tag =
+      error._tag && !/^invalid (pipeline|sweep) \(/.test(String(error.message)) ? `${error._tag}: ` : ""
     process.stderr.write(`retort: ${tag}${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`)
   } else if (!Cause.hasInterruptsOnly(exit.cause))
     process.stderr.write(`retort: ${Cause.pretty(exit.cause)}\n`)
