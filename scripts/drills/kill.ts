@@ -34,6 +34,8 @@ export interface KillOptions {
   readonly backend?: string
   /** Steps per phase (default 600 for `run`, 150 for the others). */
   readonly steps?: number
+  /** The seeds of the `seeds` target (default 1, 2, 3). */
+  readonly seeds?: ReadonlyArray<number>
   readonly log?: (line: string) => void
 }
 
@@ -184,11 +186,21 @@ export const kill = async (options: KillOptions = {}): Promise<KillReport> => {
   } else if (target === "seeds") {
     const file = join(root, "drill.json")
     writeFileSync(file, Codec.toJson(drillPipeline(options.steps ?? 150)))
-    start = (out) => ["bin/retort.js", "seeds", file, "--seeds", "1,2,3", "--out", out, ...backendArgs]
+    const seeds = options.seeds ?? [1, 2, 3]
+    start = (out) => [
+      "bin/retort.js",
+      "seeds",
+      file,
+      "--seeds",
+      seeds.join(","),
+      "--out",
+      out,
+      ...backendArgs,
+    ]
     resume = (out) => [...start(out), "--resume"]
     progress = (out) => {
       // the seed in progress: the highest seed directory with an event log
-      for (const s of [3, 2, 1]) {
+      for (const s of [...seeds].reverse()) {
         const f = join(out, "drill", `seed${s}`, "events.jsonl")
         if (existsSync(f)) return f
       }
@@ -245,12 +257,18 @@ export const kill = async (options: KillOptions = {}): Promise<KillReport> => {
     const spawned = performance.now()
     if (startup) await sleep(50 + rand() * 1450)
     else {
-      const file = progress(killed)
-      const before = count(file, "Checkpointed")
+      // wait for a new checkpoint of the run in progress (when the job moves on to its next run,
+      // wait for that one's first checkpoint)
+      let file = progress(killed)
+      let before = count(file, "Checkpointed")
       const until = Date.now() + 120_000
       while (child.exitCode === null && Date.now() < until) {
         const f = progress(killed)
-        if (f !== file || count(f, "Checkpointed") > before) break
+        if (f !== file) {
+          file = f
+          before = 0
+        }
+        if (count(f, "Checkpointed") > before) break
         await sleep(20)
       }
       await sleep(rand() * 400)
