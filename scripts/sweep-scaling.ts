@@ -6,17 +6,15 @@
  *
  * `npx tsx scripts/sweep-scaling.ts`
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { cpus, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
-import * as Cluster from "../src/sweep/Cluster.js"
 import * as Sweeps from "../src/sweep/Sweep.js"
 import * as Postgres from "../test/support/postgres.js"
-import { sweep } from "../test/support/sweep.js"
+import { startRunners, sweep } from "../test/support/sweep.js"
 
-const repo = join(import.meta.dirname, "..")
 const root = mkdtempSync(join(tmpdir(), "retort-sweep-scaling-"))
 const plan = await Effect.runPromise(Sweeps.plan(sweep))
 const rows: Array<[string, number, string]> = []
@@ -41,32 +39,8 @@ const children: Array<ChildProcess> = []
 try {
   for (const k of [1, 2, 3]) {
     const db = pg.createDatabase(`scaling${k}`)
-    const runners: Array<ChildProcess> = []
-    for (let i = 0; i < k; i++) {
-      const port = await Postgres.freePort()
-      const c = spawn(
-        process.execPath,
-        [
-          "bin/retort.js",
-          "runner",
-          "--db",
-          db,
-          "--host",
-          "127.0.0.1",
-          "--port",
-          String(port),
-          "--backend",
-          "cpu",
-          "--dir",
-          join(root, `c${k}-r${i}`),
-        ],
-        { cwd: repo, stdio: "ignore" },
-      )
-      children.push(c)
-      runners.push(c)
-    }
-    while ((await Effect.runPromise(Cluster.runners({ db }).pipe(Effect.orElseSucceed(() => [])))).length < k)
-      await new Promise((r) => setTimeout(r, 250))
+    const runners = await startRunners(db, k, join(root, `cluster${k}`))
+    children.push(...runners)
     await new Promise((r) => setTimeout(r, 3000)) // let the shards settle
     const r = await Effect.runPromise(
       Sweeps.runCluster(plan, { db, outDir: join(root, `cluster${k}`), timeout: "10 minutes" }),

@@ -23,6 +23,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { Effect } from "effect"
 import { Codec, Loss, Model, Optimizer, Phase, Pipeline, Step } from "../../dsl/index.js"
+import * as Rng from "../../src/data/Rng.js"
 import * as Checkpoint from "../../src/runtime/Checkpoint.js"
 
 const repo = join(import.meta.dirname, "../..")
@@ -59,16 +60,10 @@ export interface KillReport {
   readonly seconds: { readonly uninterrupted: number; readonly interrupted: number }
 }
 
-/** mulberry32: the drill's kill moments come from its seed. */
+/** The drill's kill moments come from its seed. */
 const random = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const g = Rng.make(seed)
+  return () => Rng.int(g, 0, 1 << 30) / (1 << 30)
 }
 
 const CHECKPOINT_EVERY = 10

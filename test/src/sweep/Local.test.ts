@@ -11,14 +11,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Result } from "effect"
 import { describe, expect, it } from "vitest"
-import { Codec, Loss, Model, Optimizer, Phase, Pipeline, Step } from "../../../dsl/index.js"
+import { Codec } from "../../../dsl/index.js"
 import * as Sweep from "../../../dsl/Sweep.js"
 import kdTemperature from "../../../pipelines/sweeps/kd-temperature.js"
-import { Reporter } from "../../../src/report/Reporter.js"
-import { run } from "../../../src/runtime/Run.js"
-import * as Seeds from "../../../src/runtime/Seeds.js"
 import * as Sweeps from "../../../src/sweep/Sweep.js"
-import { sweep, sweepPipeline } from "../../support/sweep.js"
+import { inProcess, sweep, sweepPipeline } from "../../support/sweep.js"
 
 describe("sweeps on the local pool", () => {
   it("12 runs in worker processes: each once, as retort run gives it, ranked, written, resumable", async () => {
@@ -35,21 +32,8 @@ describe("sweeps on the local pool", () => {
     expect(progress.at(-1)).toMatchObject({ total: 12, done: 12, failed: 0 })
     expect(progress.filter((p) => p.last !== undefined)).toHaveLength(12)
     // run for run, the metrics of the same variant and seed run in this process
-    for (const spec of plan.runs) {
-      const v = plan.variants.find((x) => x.variant.index === spec.variant)!.pipeline
-      const plain = await Effect.runPromise(
-        run(v, {
-          backend: "cpu",
-          seed: spec.seed,
-          outDir: join(out, "plain"),
-          name: spec.id,
-          reporter: Reporter.quiet,
-        }),
-      )
-      expect(r.outcomes.find((o) => o.id === spec.id)!.metrics, spec.id).toEqual(
-        Seeds.finalMetrics(plain.phases),
-      )
-    }
+    const plain = await inProcess(plan, out)
+    for (const o of r.outcomes) expect(o.metrics, o.id).toEqual(plain[o.id])
     // ranked by the validation accuracy's mean, best first
     const means = r.ranking.map((s) => s.metric.mean)
     expect([...means].sort((a, b) => b - a)).toEqual(means)

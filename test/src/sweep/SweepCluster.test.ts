@@ -6,21 +6,16 @@
  * once and no orphan `retort run` of the dead runner training on; the ranking and results are
  * written like the local pool's. Skipped, with the reason, when PostgreSQL cannot start.
  */
-import { type ChildProcess, execSync, spawn } from "node:child_process"
+import { type ChildProcess, execSync } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { Reporter } from "../../../src/report/Reporter.js"
-import { run } from "../../../src/runtime/Run.js"
-import * as Seeds from "../../../src/runtime/Seeds.js"
-import * as Cluster from "../../../src/sweep/Cluster.js"
 import * as Sweeps from "../../../src/sweep/Sweep.js"
 import * as Postgres from "../../support/postgres.js"
-import { sweep } from "../../support/sweep.js"
+import { inProcess, startRunners, sweep } from "../../support/sweep.js"
 
-const repo = join(import.meta.dirname, "../../..")
 const started = await Postgres.start()
 if (started._tag === "Unavailable") console.warn(`sweep cluster test skipped: ${started.reason}`)
 const pg = started._tag === "Started" ? started.server : undefined
@@ -50,37 +45,8 @@ describe.skipIf(pg === undefined)("retort sweep on 3 retort runners (PostgreSQL)
   it("12 runs: the same metrics as in-process runs; kill -9 of a runner loses nothing and duplicates nothing", async () => {
     const db = pg!.createDatabase("retort")
     const root = mkdtempSync(join(tmpdir(), "retort-sweep-cluster-"))
-    const runners: Array<ChildProcess> = []
-    for (let i = 0; i < 3; i++) {
-      const port = await Postgres.freePort()
-      const child = spawn(
-        process.execPath,
-        [
-          "bin/retort.js",
-          "runner",
-          "--db",
-          db,
-          "--host",
-          "127.0.0.1",
-          "--port",
-          String(port),
-          "--backend",
-          "cpu",
-          "--dir",
-          join(root, `runner${i}`),
-        ],
-        { cwd: repo, stdio: ["ignore", "ignore", "pipe"] },
-      )
-      children.push(child)
-      runners.push(child)
-    }
-    const until = Date.now() + 60_000
-    while (
-      (await Effect.runPromise(Cluster.runners({ db }).pipe(Effect.orElseSucceed(() => [])))).length < 3
-    ) {
-      if (Date.now() > until) throw new Error("the 3 runners did not register")
-      await sleep(250)
-    }
+    const runners = await startRunners(db, 3, root)
+    children.push(...runners)
     const plan = await Effect.runPromise(Sweeps.plan(sweep))
     // kill -9 the runner of the first run that lands, while the others go on
     let victim: ChildProcess | undefined
@@ -111,21 +77,8 @@ describe.skipIf(pg === undefined)("retort sweep on 3 retort runners (PostgreSQL)
     expect(rows).toBe("12 12")
     expect(new Set(result.outcomes.map((o) => o.runner)).size).toBeGreaterThanOrEqual(2)
     // run for run, the metrics of the same variant and seed run in this process
-    for (const spec of plan.runs) {
-      const v = plan.variants.find((x) => x.variant.index === spec.variant)!.pipeline
-      const plain = await Effect.runPromise(
-        run(v, {
-          backend: "cpu",
-          seed: spec.seed,
-          outDir: join(root, "plain"),
-          name: spec.id,
-          reporter: Reporter.quiet,
-        }),
-      )
-      expect(result.outcomes.find((o) => o.id === spec.id)!.metrics, spec.id).toEqual(
-        Seeds.finalMetrics(plain.phases),
-      )
-    }
+    const plain = await inProcess(plan, root)
+    for (const o of result.outcomes) expect(o.metrics, o.id).toEqual(plain[o.id])
     // the dead runner's runs stopped on their own (they watch their parent)
     await sleep(3000)
     for (const pid of orphans) expect(() => process.kill(Number(pid), 0), `orphan ${pid}`).toThrow()
