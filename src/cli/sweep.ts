@@ -24,7 +24,7 @@ const clock = (s: number) =>
 
 /** One line per finished run: where the sweep stands, then the run. */
 const progressLine = (plan: Sweeps.Plan) => (p: Sweeps.Progress) => {
-  const head = `[${p.done}/${p.total} done · ${p.running} running · ${p.failed} failed${p.etaSeconds !== undefined && p.done < p.total ? ` · ETA ${clock(p.etaSeconds)}` : ""}]`
+  const head = `[${p.done}/${p.total} done ${p.running !== undefined ? `· ${p.running} running ` : ""}· ${p.failed} failed${p.etaSeconds !== undefined && p.done < p.total ? ` · ETA ${clock(p.etaSeconds)}` : ""}]`
   if (p.last === undefined) {
     process.stderr.write(
       `${head} ${plan.variants.length} variants × ${plan.sweep.seeds.length} seeds, ranked by ${plan.key}\n`,

@@ -135,7 +135,8 @@ export interface SweepResult {
 export interface Progress {
   readonly total: number
   readonly done: number
-  readonly running: number
+  /** Runs in progress (unknown on a cluster: the runners do not report it). */
+  readonly running: number | undefined
   readonly failed: number
   readonly etaSeconds: number | undefined
   readonly last: RunOutcome | undefined
@@ -834,7 +835,7 @@ export const runCluster = (
           options.onProgress?.({
             total: p.runs.length,
             done: 0,
-            running: 0,
+            running: undefined,
             failed: 0,
             etaSeconds: undefined,
             last: undefined,
@@ -845,7 +846,7 @@ export const runCluster = (
           options.onProgress?.({
             total: p.runs.length,
             done: k,
-            running: 0,
+            running: undefined,
             failed: outs.slice(0, k).filter((x) => !x.ok).length,
             etaSeconds: rate * (p.runs.length - k),
             last: o,
