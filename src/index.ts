@@ -74,3 +74,5 @@ export {
 } from "./runtime/Run.js"
 export * as Seeds from "./runtime/Seeds.js"
 export * as TeacherCache from "./runtime/TeacherCache.js"
+export * as Cluster from "./sweep/Cluster.js"
+export * as Sweeps from "./sweep/Sweep.js"
