@@ -1,8 +1,10 @@
 /**
  * Pipelines to and from JSON and YAML. Decoding checks structure (Effect Schema) and meaning
- * ({@link Validate}) and reports **all** problems at once, each with its JSON path and a plain
- * sentence. A pipeline written in TypeScript and the same pipeline decoded from its JSON are
- * equal values.
+ * ({@link Validate}) and reports **all** problems at once (up to 100, then how many more), each
+ * with its JSON path and a plain sentence. A pipeline written in TypeScript and the same pipeline
+ * decoded from its JSON are equal values. A file is data: hostile input (deep nesting, huge
+ * texts and arrays, prototype keys, YAML bombs and tags) is refused with a typed error, never
+ * thrown.
  *
  * @example
  * ```ts
@@ -67,11 +69,10 @@ const MAX_VALUES = 200_000
 
 /**
  * No pipeline file is anywhere near this long (the largest recipe is under 10 KB): longer text
- * is refused before it is parsed, which bounds the time and memory a file can cost. YAML parses
- * at about 200 KB/s for dense flow collections, so its limit is lower; a pipeline accepted from
- * YAML still fits in the JSON limit when `toJson` writes it out (indented).
+ * is refused before it is parsed, which bounds the time and memory a file can cost: 2 MiB of
+ * JSON, 128 KiB of YAML (which parses at about 200 KB/s when dense with flow collections).
  */
-const MAX_TEXT = { JSON: 2_097_152, YAML: 262_144 } as const
+const MAX_TEXT = { JSON: 2_097_152, YAML: 131_072 } as const
 
 /** At most this many problems of one kind are listed before decoding is refused. */
 const MAX_LISTED = 20
@@ -105,19 +106,31 @@ const kindOf = (value: object): string | undefined => {
 const refusals = (input: unknown): ReadonlyArray<Issue.Issue> => {
   const issues: Array<Issue.Issue> = []
   let listed = 0
-  const stack: Array<{ value: unknown; path: ReadonlyArray<string | number> }> = [{ value: input, path: [] }]
-  let values = 0
+  // a frame knows its parent and key: paths are built only for what is reported
+  type Frame = { value: unknown; parent: Frame | undefined; key: string | number; depth: number }
+  const pathTo = (f: Frame, last?: string): Array<string | number> => {
+    const out: Array<string | number> = last === undefined ? [] : [last]
+    for (let g: Frame | undefined = f; g?.parent !== undefined; g = g.parent) out.push(g.key)
+    return out.reverse()
+  }
+  const stack: Array<Frame> = [{ value: input, parent: undefined, key: "", depth: 0 }]
+  // values are counted as they are found, so a huge array is refused before it is walked
+  let values = 1
+  const tooMany = () => [
+    { path: "", message: `more than ${MAX_VALUES} values (no pipeline has): refused before decoding` },
+  ]
   while (stack.length > 0) {
-    const { value, path } = stack.pop()!
-    if (++values > MAX_VALUES)
-      return [
-        { path: "", message: `more than ${MAX_VALUES} values (no pipeline has): refused before decoding` },
-      ]
+    const frame = stack.pop()!
+    const { value, depth } = frame
     if (typeof value !== "object" || value === null) continue
-    if (path.length >= MAX_DEPTH)
+    if (depth >= MAX_DEPTH)
       return [
         {
-          path: Issue.path(path.slice(0, 8).map((k) => (typeof k === "string" ? clip(k, 40) : k))),
+          path: Issue.path(
+            pathTo(frame)
+              .slice(0, 8)
+              .map((k) => (typeof k === "string" ? clip(k, 40) : k)),
+          ),
           message: `nested more than ${MAX_DEPTH} levels deep (no pipeline is): refused before decoding`,
         },
       ]
@@ -125,26 +138,29 @@ const refusals = (input: unknown): ReadonlyArray<Issue.Issue> => {
     if (kind !== undefined) {
       if (listed++ < MAX_LISTED)
         issues.push({
-          path: pathOf(path),
+          path: pathOf(pathTo(frame)),
           message: `${kind} is not pipeline data (a YAML tag such as !!binary, !!timestamp, !!set or !!omap makes one)`,
         })
       continue
     }
-    if (Array.isArray(value))
-      for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: [...path, i] })
-    else {
+    if (Array.isArray(value)) {
+      if ((values += value.length) > MAX_VALUES) return tooMany()
+      for (let i = value.length - 1; i >= 0; i--)
+        stack.push({ value: value[i], parent: frame, key: i, depth: depth + 1 })
+    } else {
       const keys = Object.keys(value)
+      if ((values += keys.length) > MAX_VALUES) return tooMany()
       for (let i = keys.length - 1; i >= 0; i--) {
         const k = keys[i]!
         if (FORBIDDEN_KEYS.has(k)) {
           if (listed++ < MAX_LISTED)
             issues.push({
-              path: pathOf([...path, k]),
+              path: pathOf(pathTo(frame, k)),
               message: `"${k}" is not a pipeline field or name (it would reach an object's prototype)`,
             })
           continue
         }
-        stack.push({ value: (value as Record<string, unknown>)[k], path: [...path, k] })
+        stack.push({ value: (value as Record<string, unknown>)[k], parent: frame, key: k, depth: depth + 1 })
       }
     }
   }
@@ -155,13 +171,31 @@ const refusals = (input: unknown): ReadonlyArray<Issue.Issue> => {
 const pathOf = (segments: ReadonlyArray<string | number>): string =>
   Issue.path(segments.map((k) => (typeof k === "string" ? clip(k) : k)))
 
-/** Messages and paths cut to a readable length (a huge name is quoted in full nowhere). */
-const clipped = (issues: ReadonlyArray<Issue.Issue>): ReadonlyArray<Issue.Issue> =>
-  issues.map((i) =>
-    i.message.length > 4 * MAX_SHOWN || i.path.length > 4 * MAX_SHOWN
-      ? { path: clip(i.path, 4 * MAX_SHOWN), message: clip(i.message, 4 * MAX_SHOWN) }
-      : i,
-  )
+/**
+ * At most this many problems are listed, and the rest counted: a file of 190,000 copies of one
+ * mistake printed 49 MB of them.
+ */
+const MAX_ISSUES = 100
+
+/** Messages and paths cut to a readable length (a huge name is quoted in full nowhere), and at most {@link MAX_ISSUES} of them. */
+const clipped = (issues: ReadonlyArray<Issue.Issue>): ReadonlyArray<Issue.Issue> => {
+  const shown = issues
+    .slice(0, MAX_ISSUES)
+    .map((i) =>
+      i.message.length > 4 * MAX_SHOWN || i.path.length > 4 * MAX_SHOWN
+        ? { path: clip(i.path, 4 * MAX_SHOWN), message: clip(i.message, 4 * MAX_SHOWN) }
+        : i,
+    )
+  return issues.length > MAX_ISSUES
+    ? [
+        ...shown,
+        {
+          path: "",
+          message: `… and ${issues.length - MAX_ISSUES} more problems (the first ${MAX_ISSUES} are listed)`,
+        },
+      ]
+    : shown
+}
 
 const refuse = (message: string) =>
   Result.fail(new Issue.ValidationError({ issues: [{ path: "", message }] }))
@@ -464,7 +498,7 @@ const yamlWith = <A>(
  * Parse and decode YAML text. Syntax errors are reported with their line and column. YAML that
  * plain data does not need is refused: tags the parser does not know (`!!js/function`, `!foo`),
  * keys that are collections or aliases, a key written twice in one mapping (with its path), text
- * over 256 KiB (before it is parsed), and (see {@link decode}) values a tag turns into
+ * over 128 KiB (before it is parsed), and (see {@link decode}) values a tag turns into
  * something other than plain data (`!!binary`, `!!timestamp`, `!!set` under `%YAML 1.1`).
  * Alias expansion is limited (a "billion laughs" document is refused).
  *
@@ -497,13 +531,16 @@ export const fromYaml = (text: string): Result.Result<Pipeline.Pipeline, Issue.V
 export const decodeSweep = (input: unknown): Result.Result<Sweep.Sweep, Issue.ValidationError> => {
   const refused = refusals(input)
   if (refused.length > 0) return Result.fail(new Issue.ValidationError({ subject: "sweep", issues: refused }))
-  const r = Sweep.decode(input)
+  const r = Result.mapError(
+    Sweep.decode(input),
+    (e) => new Issue.ValidationError({ subject: "sweep", issues: clipped(e.issues) }),
+  )
   if (Result.isFailure(r) || typeof r.success.pipeline === "string") return r
   const inner = Validate.pipeline(r.success.pipeline)
   return inner.length > 0
     ? Result.fail(
         new Issue.ValidationError({
-          issues: inner.map((i) => ({ path: `pipeline.${i.path}`, message: i.message })),
+          issues: clipped(inner.map((i) => ({ path: `pipeline.${i.path}`, message: i.message }))),
         }),
       )
     : r

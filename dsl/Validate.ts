@@ -72,16 +72,62 @@ interface Info {
   readonly tapShapes: (name: string) => Readonly<Record<string, ReadonlyArray<number>>> | undefined
 }
 
+/**
+ * An own entry of a record: a name such as `toString` or `constructor` is not a model (or tap)
+ * just because every object inherits it.
+ */
+const own = <A>(record: Readonly<Record<string, A>> | undefined, key: string): A | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
+
+/** No model that can be built has anywhere near this many layers (blocks, hidden layers, exits). */
+const MAX_LAYERS = 1_000
+
+/** How many layers a description lists (a ViT's depth is a number: its taps are listed one by one). */
+const layers = (m: Model.Model): number => {
+  switch (m._tag) {
+    case "Mlp":
+      return m.hidden.length
+    case "Cnn":
+      return m.conv.length + m.dense.length
+    case "ResNet":
+      return m.blocks.length + (m.exits?.length ?? 0)
+    case "Vit":
+      return m.depth
+    case "Binary":
+      return layers(m.inner)
+    default:
+      return 0
+  }
+}
+
+/** Lists of names in messages: the first few, each cut short, and how many there are. */
+const list = (names: Iterable<string>): string => {
+  const all = [...names]
+  const shown = all.slice(0, 12).map((n) => clip(n, 60))
+  return all.length > shown.length ? `${shown.join(", ")}, … (${all.length} in all)` : shown.join(", ")
+}
+
+/** A name quoted in a message, cut to a readable length. */
+const clip = (s: string, n = 200): string => (s.length > n ? `${s.slice(0, n)}… (${s.length} characters)` : s)
+
 const infoFor = (p: Pipeline.Pipeline, options: Options): Info => {
+  // every query is asked once per model: a forward stage repeats them, and they walk the layers
+  const cache = new Map<string, unknown>()
   const get = <K extends keyof Resolved>(
     name: string,
     key: K,
     fallback: (m: Model.Model) => Resolved[K] | undefined,
   ): Resolved[K] | undefined => {
-    const r = options.models?.[name]?.[key]
-    if (r !== undefined) return r
-    const m = p.models[name]
-    return m ? fallback(m) : undefined
+    const id = `${key}:${name}`
+    if (cache.has(id)) return cache.get(id) as Resolved[K] | undefined
+    let r = own(options.models, name)?.[key]
+    if (r === undefined) {
+      const m = own(p.models, name)
+      // an oversized description is reported, not queried
+      r = m !== undefined && layers(m) <= MAX_LAYERS ? fallback(m) : undefined
+    }
+    cache.set(id, r)
+    return r
   }
   return {
     classes: (n) => get(n, "classes", Model.classes),
@@ -197,7 +243,7 @@ const checkStep = (
   const trained = new Set<string>()
   const forwarded = new Map<string, Set<Step.Mode>>()
   let optimizes = 0
-  const describeWritten = () => [...slots.keys()].join(", ")
+  const describeWritten = () => list(slots.keys())
   const sourceOf = (name: string): string => averaged.get(name) ?? name
   const classesOf = (ref: Loss.Ref): { model: string; classes: number | undefined } | undefined => {
     const slot = slots.get(Loss.refName(ref))
@@ -209,7 +255,10 @@ const checkStep = (
     const sp: Path = [...stagesPath, i]
     const read = (name: string, p: Path) => {
       if (!slots.has(name))
-        c.add(p, `reads "${name}", which no earlier stage writes (written so far: ${describeWritten()})`)
+        c.add(
+          p,
+          `reads "${clip(name)}", which no earlier stage writes (written so far: ${describeWritten()})`,
+        )
     }
     switch (stage._tag) {
       case "Augment": {
@@ -221,10 +270,7 @@ const checkStep = (
       case "Forward": {
         read(stage.input, [...sp, "input"])
         if (!known.has(stage.model))
-          c.add(
-            [...sp, "model"],
-            `unknown model "${stage.model}" (models: ${[...known].join(", ") || "none"})`,
-          )
+          c.add([...sp, "model"], `unknown model "${clip(stage.model)}" (models: ${list(known) || "none"})`)
         if (averaged.has(stage.model) && stage.mode === "train")
           c.add(
             [...sp, "mode"],
@@ -241,14 +287,17 @@ const checkStep = (
         if (taps)
           stage.taps.forEach((t, j) => {
             if (!taps.includes(t))
-              c.add([...sp, "taps", j], `model "${stage.model}" has no tap "${t}" (taps: ${taps.join(", ")})`)
+              c.add(
+                [...sp, "taps", j],
+                `model "${stage.model}" has no tap "${clip(t)}" (taps: ${list(taps)})`,
+              )
           })
         if (heads)
           stage.heads.forEach((h, j) => {
             if (!heads.includes(h))
               c.add(
                 [...sp, "heads", j],
-                `model "${stage.model}" has no head "${h}" (heads: ${heads.join(", ")})`,
+                `model "${stage.model}" has no head "${clip(h)}" (heads: ${list(heads)})`,
               )
           })
         if (stage.dropout !== undefined)
@@ -277,7 +326,7 @@ const checkStep = (
           if (taps)
             stage.channelDrop.layers.forEach((t, j) => {
               if (!taps.includes(t))
-                c.add([...sp, "channelDrop", "layers", j], `model "${stage.model}" has no tap "${t}"`)
+                c.add([...sp, "channelDrop", "layers", j], `model "${stage.model}" has no tap "${clip(t)}"`)
             })
         }
         const modes = forwarded.get(stage.model) ?? new Set()
@@ -343,7 +392,7 @@ const checkStep = (
             const b = slots.get(Loss.refName(term.teacher))
             const size = (sl: Slot | undefined) => {
               if (sl?.kind !== "tap") return undefined
-              const shape = c.info.tapShapes(sourceOf(sl.model))?.[sl.tap]
+              const shape = own(c.info.tapShapes(sourceOf(sl.model)), sl.tap)
               return shape?.reduce((x, y) => x * y, 1)
             }
             const sa = size(a)
@@ -372,7 +421,7 @@ const checkStep = (
               mp,
               `"${m}" is an averaged copy of "${averaged.get(m)}"; it is updated by its EMA/SWA stage, not optimised`,
             )
-          else if (!known.has(m)) c.add(mp, `unknown model "${m}"`)
+          else if (!known.has(m)) c.add(mp, `unknown model "${clip(m)}"`)
           else if (!forwarded.get(m)?.has("train"))
             c.add(
               mp,
@@ -398,8 +447,8 @@ const checkStep = (
       case "Ema":
       case "Swa": {
         if (!known.has(stage.model) || averaged.has(stage.model))
-          c.add([...sp, "model"], `unknown model "${stage.model}" to average`)
-        if (pipeline.models[stage.as] !== undefined)
+          c.add([...sp, "model"], `unknown model "${clip(stage.model)}" to average`)
+        if (own(pipeline.models, stage.as) !== undefined)
           c.add([...sp, "as"], `"${stage.as}" is already a declared model; name the average differently`)
         if (stage._tag === "Ema") checkNum(c, [...sp, "decay"], stage.decay, "an EMA decay", probability)
         else {
@@ -434,7 +483,9 @@ const checkStep = (
 export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyArray<Issue.Issue> => {
   const issues: Array<Issue.Issue> = []
   const info = infoFor(p, options)
-  const add = (path: Path, message: string) => issues.push({ path: Issue.path(path), message })
+  // a message quoting a huge name is cut (the file said it once; the report need not repeat it)
+  const add = (path: Path, message: string) =>
+    issues.push({ path: Issue.path(path), message: message.length > 1000 ? clip(message, 1000) : message })
   const averaged = new Map<string, string>()
   for (const ph of p.phases)
     for (const s of ph.step.stages) if (s._tag === "Ema" || s._tag === "Swa") averaged.set(s.as, s.model)
@@ -453,6 +504,11 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
   if (Object.keys(p.models).length === 0) add(["models"], "a pipeline needs at least one model")
   for (const [name, m] of Object.entries(p.models)) {
     const base = Issue.path(["models", name])
+    const n = layers(m)
+    if (n > MAX_LAYERS) {
+      add(["models", name], `${n} layers: at most ${MAX_LAYERS} (no model that can be built has that many)`)
+      continue
+    }
     for (const mi of Model.check(m))
       issues.push({
         path: mi.path === "" ? base : mi.path.startsWith("[") ? base + mi.path : `${base}.${mi.path}`,
@@ -476,11 +532,11 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
       add([...pp, "data", "limit"], `must be a positive integer, got ${ph.data.limit}`)
     for (const [m, init] of Object.entries(ph.init)) {
       const ip: Path = [...pp, "init", m]
-      if (p.models[m] === undefined) add(ip, `unknown model "${m}"`)
+      if (own(p.models, m) === undefined) add(ip, `unknown model "${clip(m)}"`)
       if (init._tag === "Copy") {
-        const from = p.models[init.from]
-        const to = p.models[m]
-        if (from === undefined) add([...ip, "from"], `unknown model "${init.from}"`)
+        const from = own(p.models, init.from)
+        const to = own(p.models, m)
+        if (from === undefined) add([...ip, "from"], `unknown model "${clip(init.from)}"`)
         else if (to !== undefined && JSON.stringify(stripDropout(from)) !== JSON.stringify(stripDropout(to)))
           add(ip, `cannot copy "${init.from}" into "${m}": they have different architectures`)
       }
@@ -500,14 +556,14 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
       const tp: Path = [...ep, "targets", j]
       const ms = t._tag === "Model" ? [t.model] : t.models
       ms.forEach((m) => {
-        if (!known.has(m)) add(tp, `unknown model "${m}"`)
+        if (!known.has(m)) add(tp, `unknown model "${clip(m)}"`)
       })
       if (t._tag === "Model") {
         const heads = info.heads(averaged.get(t.model) ?? t.model)
         if (heads)
           t.heads.forEach((h, k) => {
             if (!heads.includes(h))
-              add([...tp, "heads", k], `model "${t.model}" has no head "${h}" (heads: ${heads.join(", ")})`)
+              add([...tp, "heads", k], `model "${t.model}" has no head "${clip(h)}" (heads: ${list(heads)})`)
           })
       }
       if (t._tag === "Ensemble" && t.models.length === 0) add(tp, "an ensemble needs models")
@@ -520,7 +576,7 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
         const name =
           t._tag === "Model" && t.heads.length === 0 ? (averaged.get(t.model) ?? t.model) : undefined
         // a custom or loaded model's heads are unknown before it is built: let it through
-        return name !== undefined && p.models[name] !== undefined && (info.heads(name)?.length ?? 2) > 1
+        return name !== undefined && own(p.models, name) !== undefined && (info.heads(name)?.length ?? 2) > 1
       })
       if (ev.earlyExit.length > 0 && !multi)
         add([...ep, "earlyExit"], "early exit needs a model target with several heads (a ResNet with exits)")
@@ -528,7 +584,7 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
     if (ev.metrics.includes("agreement")) {
       if (ev.reference === undefined)
         add([...ep, "reference"], "the agreement metric needs a reference model")
-      else if (!known.has(ev.reference)) add([...ep, "reference"], `unknown model "${ev.reference}"`)
+      else if (!known.has(ev.reference)) add([...ep, "reference"], `unknown model "${clip(ev.reference)}"`)
     }
   })
   return issues
