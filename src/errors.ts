@@ -91,3 +91,29 @@ export class IoError extends Data.TaggedError("IoError")<{
   readonly message: string
   readonly cause?: unknown
 }> {}
+
+/**
+ * A file-system error as a short sentence, its code first understood: "the disk is full
+ * (ENOSPC)", "the file system is read-only (EROFS)", "permission denied (EACCES)" …; any other
+ * error as its text.
+ *
+ * @example
+ * ```ts
+ * import { describeFsError } from "./src/errors.js"
+ * describeFsError(Object.assign(new Error("nope"), { code: "ENOSPC" })) // "the disk is full (ENOSPC)"
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const describeFsError = (cause: unknown): string => {
+  const code = (cause as { code?: string } | undefined)?.code
+  const what: Record<string, string> = {
+    ENOSPC: "the disk is full",
+    EDQUOT: "the disk quota is exceeded",
+    EROFS: "the file system is read-only",
+    EACCES: "permission denied",
+    EPERM: "operation not permitted",
+  }
+  return code !== undefined && what[code] !== undefined ? `${what[code]} (${code})` : String(cause)
+}

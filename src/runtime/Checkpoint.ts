@@ -26,7 +26,7 @@ import { dirname } from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import type { TrainState } from "../compile/state.js"
-import { IoError } from "../errors.js"
+import { describeFsError, IoError } from "../errors.js"
 import * as Models from "../models/index.js"
 
 const MAGIC = "RETORT-CHECKPOINT-1\n"
@@ -190,20 +190,9 @@ export const save = (path: string, snapshot: Snapshot): Effect.Effect<void, IoEr
       try {
         rmSync(`${path}.tmp-${process.pid}`, { force: true })
       } catch {}
-      const code = (cause as { code?: string } | undefined)?.code
-      const why =
-        code === "ENOSPC"
-          ? "the disk is full (ENOSPC)"
-          : code === "EDQUOT"
-            ? "the disk quota is exceeded (EDQUOT)"
-            : code === "EROFS"
-              ? "the file system is read-only (EROFS)"
-              : code === "EACCES" || code === "EPERM"
-                ? `permission denied (${code})`
-                : String(cause)
       return new IoError({
         path,
-        message: `could not write the checkpoint: ${why}; the previous checkpoint, if any, was left as it was`,
+        message: `could not write the checkpoint: ${describeFsError(cause)}; the previous checkpoint, if any, was left as it was`,
         cause,
       })
     },

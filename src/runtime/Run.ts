@@ -37,6 +37,7 @@ import * as Rng from "../data/Rng.js"
 import {
   type BackendError,
   type DataError,
+  describeFsError,
   IoError,
   type ShapeError,
   TrainingError,
@@ -151,6 +152,26 @@ const MARKER = ".retort"
 const RUN_FILES = [MARKER, "events.jsonl", "checkpoint.bin", "run.lock"]
 
 /**
+ * When `dir` is not empty and none of its entries is one of ours (`ours`), the error that says
+ * so: Retort never writes into a folder of someone else's files (`retry` says what to change).
+ * Used for run, series and sweep directories alike.
+ */
+export const foreignFolder = (
+  dir: string,
+  ours: (name: string) => boolean,
+  what: string,
+  retry: string,
+): IoError | undefined => {
+  const entries = readdirSync(dir).filter((f) => !f.startsWith(".write-test-"))
+  if (entries.length === 0 || entries.some(ours)) return undefined
+  const shown = entries.slice(0, 3).join(", ") + (entries.length > 3 ? ", …" : "")
+  return new IoError({
+    path: dir,
+    message: `${dir} already holds ${entries.length} file${entries.length === 1 ? "" : "s"} that no Retort ${what} wrote (${shown}); Retort does not write into a folder of other files: ${retry}`,
+  })
+}
+
+/**
  * The run directory must be writable, and a new run never writes into a folder of someone else's
  * files: a directory that exists, is not empty and holds none of Retort's own files is refused.
  */
@@ -168,14 +189,13 @@ const checkOutDir = (dir: string, resuming: boolean): Effect.Effect<void, IoErro
           accessSync(parent, constants.W_OK)
         }
         mkdirSync(dir, { recursive: true })
-        const entries = readdirSync(dir).filter((f) => !f.startsWith(".write-test-"))
-        if (entries.length > 0 && !entries.some((f) => RUN_FILES.includes(f))) {
-          const shown = entries.slice(0, 3).join(", ") + (entries.length > 3 ? ", …" : "")
-          throw new IoError({
-            path: dir,
-            message: `${dir} already holds ${entries.length} file${entries.length === 1 ? "" : "s"} that no Retort run wrote (${shown}); Retort does not write into a folder of other files: give the run another --name or --out`,
-          })
-        }
+        const foreign = foreignFolder(
+          dir,
+          (f) => RUN_FILES.includes(f),
+          "run",
+          "give the run another --name or --out",
+        )
+        if (foreign) throw foreign
       }
       accessSync(dir, constants.W_OK)
       const probe = join(dir, `.write-test-${process.pid}`)
@@ -191,21 +211,6 @@ const checkOutDir = (dir: string, resuming: boolean): Effect.Effect<void, IoErro
             cause,
           }),
   })
-
-/** A file-system error as a sentence (the code first: ENOSPC, EROFS, EACCES …). */
-const describeFsError = (cause: unknown): string => {
-  const code = (cause as { code?: string } | undefined)?.code
-  const what: Record<string, string> = {
-    ENOSPC: "the disk is full",
-    EDQUOT: "the disk quota is exceeded",
-    EROFS: "the file system is read-only",
-    EACCES: "permission denied",
-    EPERM: "operation not permitted",
-  }
-  return code !== undefined && what[code] !== undefined
-    ? `${what[code]} (${code}): ${String(cause)}`
-    : String(cause)
-}
 
 /** What {@link claimDir} holds: the run directory, locked for this run, and a stale lock it took over. */
 interface Claim {

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { Effect } from "effect"
 import * as Codec from "../../dsl/Codec.js"
@@ -25,7 +25,7 @@ import { IoError } from "../errors.js"
 import * as Format from "../report/Format.js"
 import * as Plot from "../report/Plot.js"
 import * as Checkpoint from "./Checkpoint.js"
-import { type PhaseResult, type RunError, type RunOptions, run } from "./Run.js"
+import { foreignFolder, type PhaseResult, type RunError, type RunOptions, run } from "./Run.js"
 
 /**
  * One finished seed: its final metrics (`<phase>/<split>/<target>/<metric>`), wall time and run
@@ -303,17 +303,13 @@ export const runSeeds = (
     yield* io(dir, () => {
       mkdirSync(dir, { recursive: true })
       // a series directory is Retort's: never write into a folder of someone else's files
-      const entries = readdirSync(dir)
-      if (
-        entries.length > 0 &&
-        !entries.some(
-          (f) => f === ".retort" || f === "seeds.jsonl" || f === "seeds.json" || /^seed\d+$/.test(f),
-        )
+      const foreign = foreignFolder(
+        dir,
+        (f) => f === ".retort" || f === "seeds.jsonl" || f === "seeds.json" || /^seed\d+$/.test(f),
+        "series",
+        "give the series another --name or --out",
       )
-        throw new IoError({
-          path: dir,
-          message: `${dir} already holds files that no Retort run wrote (${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}); give the series another --name or --out`,
-        })
+      if (foreign) throw foreign
       writeFileSync(join(dir, ".retort"), "a Retort series directory (see seeds.json)\n")
     })
     const done = skipDone ? readJournal<SeedRun>(journal) : []

@@ -28,7 +28,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, hostname } from "node:os"
 import { dirname, extname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -41,7 +41,7 @@ import { IoError, ValidationError } from "../errors.js"
 import * as Format from "../report/Format.js"
 import * as Plot from "../report/Plot.js"
 import * as Checkpoint from "../runtime/Checkpoint.js"
-import { Interrupted } from "../runtime/Run.js"
+import { foreignFolder, Interrupted } from "../runtime/Run.js"
 import * as Seeds from "../runtime/Seeds.js"
 import * as Cluster from "./Cluster.js"
 
@@ -465,12 +465,13 @@ const claim = (p: Plan, outDir: string | undefined, resume: boolean): Effect.Eff
     try: () => {
       const dir = resolve(outDir ?? "runs", p.sweep.name)
       mkdirSync(dir, { recursive: true })
-      const entries = readdirSync(dir)
-      if (entries.length > 0 && !entries.includes(".retort-sweep"))
-        throw new IoError({
-          path: dir,
-          message: `${dir} already holds files that no Retort sweep wrote (${entries.slice(0, 3).join(", ")}${entries.length > 3 ? ", …" : ""}); give the sweep another name or --out`,
-        })
+      const foreign = foreignFolder(
+        dir,
+        (f) => f === ".retort-sweep",
+        "sweep",
+        "give the sweep another name or --out",
+      )
+      if (foreign) throw foreign
       writeFileSync(join(dir, ".retort-sweep"), "a Retort sweep directory (see sweep.json)\n")
       if (!resume) writeFileSync(join(dir, "sweep.jsonl"), "")
       return dir
