@@ -3,7 +3,7 @@
  * run on one fixed batch, timed like `bench/kernels/worker.ts` times the hand-written tfjs loop
  * (median ms/step, the loss read back every step). Prints one JSON line.
  *
- *   npx tsx bench/retort-worker.ts --workload W3 [--native | --pure] [--threads 1] [--seconds 4]
+ *   npx tsx bench/retort-worker.ts --workload W3 [--native | --pure] [--threads 1] [--seconds 4] [--profile]
  *
  * @since 0.1.0
  */
@@ -29,6 +29,7 @@ const { values } = parseArgs({
     steps: { type: "string" },
     compare: { type: "boolean", default: false },
     cache: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
   },
 })
 const name = values.workload
@@ -159,6 +160,38 @@ if (values.compare) {
       hand_ms: Math.round(med(b) * 1000) / 1000,
       ratio: Math.round((med(a) / med(b)) * 1000) / 1000,
       steps: a.length,
+    }),
+  )
+  process.exit(0)
+}
+
+// --profile: where a step's time goes, per tfjs kernel (tf.profile over 5 steps), as one JSON line
+// of { kernel: [ms per step, calls per step] } sorted by time, plus the step's wall time.
+if (values.profile) {
+  const steps = 5
+  const t = performance.now()
+  const info = await tf.profile(() => {
+    for (let k = 0; k < steps; k++) one()
+  })
+  const wall = (performance.now() - t) / steps
+  const by = new Map<string, [number, number]>()
+  for (const k of info.kernels) {
+    const [ms, n] = by.get(k.name) ?? [0, 0]
+    by.set(k.name, [ms + (typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0) / steps, n + 1 / steps])
+  }
+  const kernels = Object.fromEntries(
+    [...by.entries()]
+      .sort((a, b) => b[1][0] - a[1][0])
+      .map(([k, [ms, n]]) => [k, [Math.round(ms * 100) / 100, Math.round(n)]]),
+  )
+  const inKernels = [...by.values()].reduce((a, [ms]) => a + ms, 0)
+  console.log(
+    JSON.stringify({
+      workload: name,
+      mode: "profile",
+      wall_ms: Math.round(wall * 10) / 10,
+      kernels_ms: Math.round(inKernels * 10) / 10,
+      kernels,
     }),
   )
   process.exit(0)

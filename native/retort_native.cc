@@ -1,5 +1,6 @@
-// Retort's native kernels: OpenBLAS sgemm and im2col convolutions working in place on the
-// tfjs-backend-wasm heap.
+// Retort's native kernels: a packed sgemm of its own (sgemm.cc), im2col and direct
+// convolutions, pooling gradients and element-wise steps, working in place on the
+// tfjs-backend-wasm heap and spread over the threads of retort::Pool (pool.cc).
 //
 // Every entry point receives the wasm heap as a typed array (HEAPU8) plus byte offsets into
 // it, so no tensor is copied between JavaScript, wasm and native code. Offsets and extents
@@ -8,10 +9,13 @@
 //
 // Layouts follow tfjs: row-major matrices, NHWC activations, HWIO ([KH, KW, Cin, Cout])
 // filters. Convolutions are lowered to im2col + sgemm in row chunks that fit in cache.
+//
+// Threads: work is split into tasks whose boundaries depend only on the shapes, and every
+// output element is computed by one task in a fixed order (reductions over rows are summed
+// per fixed block, then over blocks in order), so results are bit-identical whatever the
+// thread count.
 
 #include <node_api.h>
-
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -20,7 +24,27 @@
 #include <string>
 #include <vector>
 
+#include "pool.h"
+#include "sgemm.h"
+
 namespace {
+
+using retort::Pool;
+using retort::Sgemm;
+
+int Threads() { return Pool::Get().threads(); }
+
+// Element-wise loops over `size` items in ranges of at least kGrain (not worth threads below).
+constexpr int64_t kGrain = 1 << 15;
+
+template <class F>
+void Elementwise(int64_t size, F&& fn) {
+  if (size < 2 * kGrain || Threads() == 1) {
+    fn(int64_t{0}, size);
+    return;
+  }
+  Pool::Get().Ranges(size, kGrain, 4 * Threads(), [&](int64_t begin, int64_t end, int) { fn(begin, end); });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Argument plumbing
@@ -186,19 +210,19 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   const float* bias = nullptr;
   if (bias_mode != 0) bias = args.floats(h, bias_off, bias_mode == 1 ? n : 1, "gemm bias");
   if (!args.ok()) return nullptr;
-  const int lda = static_cast<int>(ta ? m : k);
-  const int ldb = static_cast<int>(tb ? k : n);
-  for (int64_t i = 0; i < batch; ++i) {
+  if (m == 0 || n == 0) return Undefined(env);
+  const int64_t lda = ta ? m : k;
+  const int64_t ldb = tb ? k : n;
+  auto one = [&](int64_t i, bool parallel) {
     float* ci = c + i * m * n;
-    if (m == 0 || n == 0) continue;
-    if (k == 0) {
-      std::fill(ci, ci + m * n, 0.0f);
-    } else {
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                  static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a + i * a_stride, lda,
-                  b + i * b_stride, ldb, 0.0f, ci, static_cast<int>(n));
-    }
+    Sgemm(ta, tb, m, n, k, a + i * a_stride, lda, b + i * b_stride, ldb, ci, n, false, parallel);
     Epilogue(ci, m, n, bias, bias_mode == 2, act);
+  };
+  // Many small products: one per task; otherwise each product is split over the threads.
+  if (batch >= 2 * Threads() && 2.0 * m * n * k < 4.0e6) {
+    Pool::Get().For(batch, [&](int64_t i, int) { one(i, false); });
+  } else {
+    for (int64_t i = 0; i < batch; ++i) one(i, true);
   }
   return Undefined(env);
 }
@@ -305,10 +329,21 @@ void Col2im(const Conv& c, const float* col, int64_t r0, int64_t count, float* d
   }
 }
 
-// Rows per chunk so that one im2col chunk stays around 2 MiB (L2/L3 friendly), at least 64.
-int64_t ChunkRows(const Conv& c, int64_t budget_floats = 1 << 19) {
+// Rows per chunk so that one im2col chunk stays around 512 KiB (within a core's L2 beside the
+// filter and the output rows), at least 64.
+int64_t ChunkRows(const Conv& c, int64_t budget_floats = 1 << 17) {
   const int64_t k = std::max<int64_t>(c.k(), 1);
   return std::max<int64_t>(64, budget_floats / k);
+}
+
+// A chunk size (<= budget rows) that gives every thread at least two chunks when there are
+// enough rows: the split depends on the thread count, but each output row is computed the same
+// way whichever chunk it falls in.
+int64_t SplitRows(int64_t rows, int64_t budget) {
+  const int64_t threads = Threads();
+  int64_t chunk = std::min(rows, budget);
+  if (threads > 1) chunk = std::min(chunk, std::max<int64_t>(64, (rows + 2 * threads - 1) / (2 * threads)));
+  return std::max<int64_t>(1, chunk);
 }
 
 thread_local std::vector<float> scratch;
@@ -328,17 +363,20 @@ bool Direct(const Conv& c) { return c.k() <= kDirectMaxK; }
 // live in registers; `kAny` is the runtime-length fallback.
 constexpr int64_t kAny = 0;
 
+// Output pixels (im2col rows) [r0, r1).
 template <int64_t kCout>
 void DirectForwardT(const Conv& c, const float* x, const float* w, float* y, const float* bias, bool bias_scalar,
-                    int64_t act) {
+                    int64_t act, int64_t r0, int64_t r1) {
   const int64_t cout = kCout == kAny ? c.cout : kCout;
   std::vector<float> acc_buf(static_cast<size_t>(kCout == kAny ? c.cout : 1));
   float local[kCout == kAny ? 1 : kCout];
   float* __restrict__ acc = kCout == kAny ? acc_buf.data() : local;
-  for (int64_t b = 0; b < c.n; ++b) {
+  const int64_t plane = c.oh * c.ow;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t b = r / plane, oy = (r % plane) / c.ow, ox = r % c.ow;
     const float* xb = x + b * c.h * c.w * c.cin;
-    for (int64_t oy = 0; oy < c.oh; ++oy) {
-      for (int64_t ox = 0; ox < c.ow; ++ox) {
+    {
+      {
         for (int64_t n = 0; n < cout; ++n) acc[n] = bias == nullptr ? 0.0f : bias[bias_scalar ? 0 : n];
         for (int64_t i = 0; i < c.kh; ++i) {
           const int64_t iy = oy * c.sh + i * c.dh - c.pt;
@@ -366,30 +404,42 @@ void DirectForwardT(const Conv& c, const float* x, const float* w, float* y, con
   }
 }
 
-void DirectForward(const Conv& c, const float* x, const float* w, float* y, const float* bias, bool bias_scalar,
-                   int64_t act) {
+void DirectForwardRows(const Conv& c, const float* x, const float* w, float* y, const float* bias, bool bias_scalar,
+                       int64_t act, int64_t r0, int64_t r1) {
   switch (c.cout) {
     case 8:
-      return DirectForwardT<8>(c, x, w, y, bias, bias_scalar, act);
+      return DirectForwardT<8>(c, x, w, y, bias, bias_scalar, act, r0, r1);
     case 16:
-      return DirectForwardT<16>(c, x, w, y, bias, bias_scalar, act);
+      return DirectForwardT<16>(c, x, w, y, bias, bias_scalar, act, r0, r1);
     case 32:
-      return DirectForwardT<32>(c, x, w, y, bias, bias_scalar, act);
+      return DirectForwardT<32>(c, x, w, y, bias, bias_scalar, act, r0, r1);
     case 64:
-      return DirectForwardT<64>(c, x, w, y, bias, bias_scalar, act);
+      return DirectForwardT<64>(c, x, w, y, bias, bias_scalar, act, r0, r1);
     default:
-      return DirectForwardT<kAny>(c, x, w, y, bias, bias_scalar, act);
+      return DirectForwardT<kAny>(c, x, w, y, bias, bias_scalar, act, r0, r1);
   }
 }
 
-// dW[k][n] = sum over output pixels of im2col(x)[r][k] * dy[r][n]; float partial sums per block
-// of rows, accumulated in double across blocks.
+void DirectForward(const Conv& c, const float* x, const float* w, float* y, const float* bias, bool bias_scalar,
+                   int64_t act) {
+  const int64_t rows = c.rows();
+  if (Threads() == 1 || rows < 256) return DirectForwardRows(c, x, w, y, bias, bias_scalar, act, 0, rows);
+  Pool::Get().Ranges(rows, 128, 4 * Threads(), [&](int64_t r0, int64_t r1, int) {
+    DirectForwardRows(c, x, w, y, bias, bias_scalar, act, r0, r1);
+  });
+}
+
+// dW[k][n] = sum over output pixels of im2col(x)[r][k] * dy[r][n]: float partial sums per block
+// of kBlock rows, accumulated in double over the blocks of a task (kTaskBlocks blocks), then over
+// the tasks in order.
+constexpr int64_t kBlock = 256;
+constexpr int64_t kTaskBlocks = 16;
+
+// Rows [r0, r1) into `total` (kk x cout doubles, added to).
 template <int64_t kCout>
-void DirectBackpropFilterT(const Conv& c, const float* x, const float* dy, float* dw) {
+void DirectBackpropFilterT(const Conv& c, const float* x, const float* dy, int64_t r0, int64_t r1, double* total) {
   const int64_t cout = kCout == kAny ? c.cout : kCout, kk = c.k();
   std::vector<float> part(static_cast<size_t>(kk * cout), 0.0f);
-  std::vector<double> total(static_cast<size_t>(kk * cout), 0.0);
-  constexpr int64_t kBlock = 256;
   int64_t in_block = 0;
   auto flush = [&]() {
     for (size_t i = 0; i < part.size(); ++i) total[i] += part[i];
@@ -397,51 +447,64 @@ void DirectBackpropFilterT(const Conv& c, const float* x, const float* dy, float
     in_block = 0;
   };
   float local[kCout == kAny ? 1 : kCout];
-  for (int64_t b = 0; b < c.n; ++b) {
+  const int64_t plane = c.oh * c.ow;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t b = r / plane, oy = (r % plane) / c.ow, ox = r % c.ow;
     const float* xb = x + b * c.h * c.w * c.cin;
-    for (int64_t oy = 0; oy < c.oh; ++oy) {
-      for (int64_t ox = 0; ox < c.ow; ++ox) {
-        const float* row = dy + ((b * c.oh + oy) * c.ow + ox) * cout;
-        const float* __restrict__ g = row;
-        if (kCout != kAny) {
-          for (int64_t n = 0; n < cout; ++n) local[n] = row[n];
-          g = local;
+    const float* row = dy + r * cout;
+    const float* __restrict__ g = row;
+    if (kCout != kAny) {
+      for (int64_t n = 0; n < cout; ++n) local[n] = row[n];
+      g = local;
+    }
+    for (int64_t i = 0; i < c.kh; ++i) {
+      const int64_t iy = oy * c.sh + i * c.dh - c.pt;
+      if (iy < 0 || iy >= c.h) continue;
+      for (int64_t j = 0; j < c.kw; ++j) {
+        const int64_t ix = ox * c.sw + j * c.dw - c.pl;
+        if (ix < 0 || ix >= c.w) continue;
+        const float* px = xb + (iy * c.w + ix) * c.cin;
+        float* pk = part.data() + (i * c.kw + j) * c.cin * cout;
+        for (int64_t q = 0; q < c.cin; ++q) {
+          const float v = px[q];
+          float* __restrict__ pq = pk + q * cout;
+          for (int64_t n = 0; n < cout; ++n) pq[n] += v * g[n];
         }
-        for (int64_t i = 0; i < c.kh; ++i) {
-          const int64_t iy = oy * c.sh + i * c.dh - c.pt;
-          if (iy < 0 || iy >= c.h) continue;
-          for (int64_t j = 0; j < c.kw; ++j) {
-            const int64_t ix = ox * c.sw + j * c.dw - c.pl;
-            if (ix < 0 || ix >= c.w) continue;
-            const float* px = xb + (iy * c.w + ix) * c.cin;
-            float* pk = part.data() + (i * c.kw + j) * c.cin * cout;
-            for (int64_t q = 0; q < c.cin; ++q) {
-              const float v = px[q];
-              float* __restrict__ pq = pk + q * cout;
-              for (int64_t n = 0; n < cout; ++n) pq[n] += v * g[n];
-            }
-          }
-        }
-        if (++in_block == kBlock) flush();
       }
     }
+    if (++in_block == kBlock) flush();
   }
   flush();
-  for (int64_t i = 0; i < kk * cout; ++i) dw[i] = static_cast<float>(total[static_cast<size_t>(i)]);
+}
+
+void DirectBackpropFilterRows(const Conv& c, const float* x, const float* dy, int64_t r0, int64_t r1,
+                              double* total) {
+  switch (c.cout) {
+    case 8:
+      return DirectBackpropFilterT<8>(c, x, dy, r0, r1, total);
+    case 16:
+      return DirectBackpropFilterT<16>(c, x, dy, r0, r1, total);
+    case 32:
+      return DirectBackpropFilterT<32>(c, x, dy, r0, r1, total);
+    case 64:
+      return DirectBackpropFilterT<64>(c, x, dy, r0, r1, total);
+    default:
+      return DirectBackpropFilterT<kAny>(c, x, dy, r0, r1, total);
+  }
 }
 
 void DirectBackpropFilter(const Conv& c, const float* x, const float* dy, float* dw) {
-  switch (c.cout) {
-    case 8:
-      return DirectBackpropFilterT<8>(c, x, dy, dw);
-    case 16:
-      return DirectBackpropFilterT<16>(c, x, dy, dw);
-    case 32:
-      return DirectBackpropFilterT<32>(c, x, dy, dw);
-    case 64:
-      return DirectBackpropFilterT<64>(c, x, dy, dw);
-    default:
-      return DirectBackpropFilterT<kAny>(c, x, dy, dw);
+  const int64_t rows = c.rows(), size = c.k() * c.cout;
+  const int64_t per_task = kBlock * kTaskBlocks;
+  const int64_t tasks = (rows + per_task - 1) / per_task;
+  std::vector<double> totals(static_cast<size_t>(tasks * size), 0.0);
+  Pool::Get().For(tasks, [&](int64_t t, int) {
+    DirectBackpropFilterRows(c, x, dy, t * per_task, std::min(rows, (t + 1) * per_task), totals.data() + t * size);
+  });
+  for (int64_t i = 0; i < size; ++i) {
+    double sum = 0.0;
+    for (int64_t t = 0; t < tasks; ++t) sum += totals[static_cast<size_t>(t * size + i)];
+    dw[i] = static_cast<float>(sum);
   }
 }
 
@@ -466,23 +529,21 @@ napi_value Conv2d(napi_env env, napi_callback_info info) {
     return Undefined(env);
   }
   if (c.pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(c.cout),
-                static_cast<int>(k), 1.0f, x, static_cast<int>(k), w, static_cast<int>(c.cout), 0.0f, y,
-                static_cast<int>(c.cout));
+    Sgemm(false, false, rows, c.cout, k, x, k, w, c.cout, y, c.cout, false);
     Epilogue(y, rows, c.cout, bias, bias_mode == 2, act);
     return Undefined(env);
   }
-  const int64_t chunk = std::min(rows, ChunkRows(c));
-  float* col = Scratch(static_cast<size_t>(chunk * k));
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t count = std::min(chunk, rows - r0);
+  // One task per chunk of rows: im2col into the thread's scratch, then a serial sgemm.
+  const int64_t chunk = SplitRows(rows, ChunkRows(c));
+  const int64_t chunks = (rows + chunk - 1) / chunk;
+  Pool::Get().For(chunks, [&](int64_t t, int) {
+    const int64_t r0 = t * chunk, count = std::min(chunk, rows - r0);
+    float* col = Scratch(static_cast<size_t>(chunk * k));
     Im2col(c, x, r0, count, col);
     float* yc = y + r0 * c.cout;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(count), static_cast<int>(c.cout),
-                static_cast<int>(k), 1.0f, col, static_cast<int>(k), w, static_cast<int>(c.cout), 0.0f, yc,
-                static_cast<int>(c.cout));
+    Sgemm(false, false, count, c.cout, k, col, k, w, c.cout, yc, c.cout, false, false);
     Epilogue(yc, count, c.cout, bias, bias_mode == 2, act);
-  }
+  });
   return Undefined(env);
 }
 
@@ -508,21 +569,37 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
     return Undefined(env);
   }
   if (c.pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(k), static_cast<int>(c.cout),
-                static_cast<int>(rows), 1.0f, x, static_cast<int>(k), dy, static_cast<int>(c.cout), 0.0f, dw,
-                static_cast<int>(c.cout));
+    Sgemm(true, false, k, c.cout, rows, x, k, dy, c.cout, dw, c.cout, false);
     return Undefined(env);
   }
-  // Bigger chunks here: each chunk is a rank-`count` update of dW, fewer is better.
-  const int64_t chunk = std::min(rows, ChunkRows(c, 1 << 20));
-  float* col = Scratch(static_cast<size_t>(chunk * k));
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t count = std::min(chunk, rows - r0);
-    Im2col(c, x, r0, count, col);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(k), static_cast<int>(c.cout),
-                static_cast<int>(count), 1.0f, col, static_cast<int>(k), dy + r0 * c.cout, static_cast<int>(c.cout),
-                r0 == 0 ? 0.0f : 1.0f, dw, static_cast<int>(c.cout));
+  // Fixed chunks of rows (from the shapes only), one task each: im2col into the thread's
+  // scratch and a serial product into the chunk's own partial dW; the partials are then summed
+  // in chunk order, in double. Every thread works in its own cache and the result does not
+  // depend on the thread count.
+  // (~2 MiB chunks: each is a rank-`count` update, and longer ones run the product faster.)
+  const int64_t chunk = std::min(rows, std::max<int64_t>(256, (ChunkRows(c, 1 << 19) / 256) * 256));
+  const int64_t chunks = (rows + chunk - 1) / chunk, size = k * c.cout;
+  if (chunks == 1) {
+    float* col = Scratch(static_cast<size_t>(rows * k));
+    Im2col(c, x, 0, rows, col);
+    Sgemm(true, false, k, c.cout, rows, col, k, dy, c.cout, dw, c.cout, false);
+    return Undefined(env);
   }
+  std::vector<float> partial(static_cast<size_t>(chunks * size));
+  Pool::Get().For(chunks, [&](int64_t t, int) {
+    const int64_t r0 = t * chunk, count = std::min(chunk, rows - r0);
+    float* col = Scratch(static_cast<size_t>(chunk * k));
+    Im2col(c, x, r0, count, col);
+    Sgemm(true, false, k, c.cout, count, col, k, dy + r0 * c.cout, c.cout, partial.data() + t * size, c.cout, false,
+          false);
+  });
+  Elementwise(size, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      double sum = 0.0;
+      for (int64_t t = 0; t < chunks; ++t) sum += partial[static_cast<size_t>(t * size + i)];
+      dw[i] = static_cast<float>(sum);
+    }
+  });
   return Undefined(env);
 }
 
@@ -540,23 +617,137 @@ napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
   if (!args.ok()) return nullptr;
   const int64_t rows = c.rows(), k = c.k();
   if (c.pointwise()) {
-    if (rows > 0)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(k),
-                  static_cast<int>(c.cout), 1.0f, dy, static_cast<int>(c.cout), w, static_cast<int>(c.cout), 0.0f, dx,
-                  static_cast<int>(k));
+    if (rows > 0) Sgemm(false, true, rows, k, c.cout, dy, c.cout, w, c.cout, dx, k, false);
     return Undefined(env);
   }
-  std::fill(dx, dx + c.n * c.h * c.w * c.cin, 0.0f);
-  if (rows == 0) return Undefined(env);
-  const int64_t chunk = std::min(rows, ChunkRows(c));
-  float* col = Scratch(static_cast<size_t>(chunk * k));
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t count = std::min(chunk, rows - r0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(count), static_cast<int>(k),
-                static_cast<int>(c.cout), 1.0f, dy + r0 * c.cout, static_cast<int>(c.cout), w,
-                static_cast<int>(c.cout), 0.0f, col, static_cast<int>(k));
-    Col2im(c, col, r0, count, dx);
+  const int64_t image = c.h * c.w * c.cin, plane = c.oh * c.ow;
+  if (rows == 0 || plane == 0) {
+    std::fill(dx, dx + c.n * image, 0.0f);
+    return Undefined(env);
   }
+  // Tasks of whole images (col2im of one image never touches another's dx), so the scatter-add
+  // needs no locks and runs in the same order whatever the thread count.
+  const int64_t images = std::max<int64_t>(1, SplitRows(rows, ChunkRows(c)) / plane);
+  const int64_t tasks = (c.n + images - 1) / images;
+  Pool::Get().For(tasks, [&](int64_t t, int) {
+    const int64_t b0 = t * images, b1 = std::min(c.n, b0 + images);
+    std::fill(dx + b0 * image, dx + b1 * image, 0.0f);
+    const int64_t task_rows = (b1 - b0) * plane;
+    const int64_t chunk = std::min(task_rows, ChunkRows(c));
+    float* col = Scratch(static_cast<size_t>(chunk * k));
+    for (int64_t r = 0; r < task_rows; r += chunk) {
+      const int64_t r0 = b0 * plane + r, count = std::min(chunk, task_rows - r);
+      Sgemm(false, true, count, k, c.cout, dy + r0 * c.cout, c.cout, w, c.cout, col, k, false, tasks == 1);
+      Col2im(c, col, r0, count, dx);
+    }
+  });
+  return Undefined(env);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max-pool gradient of images [b0, b1) (a plain function with restrict pointers: inside a
+// lambda the loops below lose their vectorisation).
+
+struct Pool2d {
+  int64_t h, w, ch, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
+};
+
+void MaxPoolGradImages(const Pool2d g, const float* __restrict__ x, const float* __restrict__ dy,
+                       float* __restrict__ dx, int64_t b0, int64_t b1) {
+  const int64_t h = g.h, w = g.w, ch = g.ch, oh = g.oh, ow = g.ow;
+  std::fill(dx + b0 * h * w * ch, dx + b1 * h * w * ch, 0.0f);
+  std::vector<float> best_buf(static_cast<size_t>(ch));
+  std::vector<int64_t> where_buf(static_cast<size_t>(ch));
+  float* __restrict__ best = best_buf.data();
+  int64_t* __restrict__ where = where_buf.data();
+  for (int64_t b = b0; b < b1; ++b) {
+    const float* xb = x + b * h * w * ch;
+    float* dxb = dx + b * h * w * ch;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        for (int64_t q = 0; q < ch; ++q) {
+          best[q] = -INFINITY;
+          where[q] = -1;
+        }
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+          if (iy < 0 || iy >= h) continue;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t ix = ox * g.sw + j * g.dw - g.pl;
+            if (ix < 0 || ix >= w) continue;
+            const int64_t base = (iy * w + ix) * ch;
+            const float* px = xb + base;
+            for (int64_t q = 0; q < ch; ++q) {
+              const bool more = px[q] > best[q];
+              best[q] = more ? px[q] : best[q];
+              where[q] = more ? base + q : where[q];
+            }
+          }
+        }
+        const float* gy = dy + ((b * oh + oy) * ow + ox) * ch;
+        for (int64_t q = 0; q < ch; ++q) {
+          if (where[q] >= 0) dxb[where[q]] += gy[q];
+        }
+      }
+    }
+  }
+}
+
+// Max pooling of images [b0, b1): the largest in-bounds value of each window (-inf for a window
+// with none; NaN never wins, as in tfjs-cpu).
+void MaxPoolImages(const Pool2d g, const float* __restrict__ x, float* __restrict__ y, int64_t b0, int64_t b1) {
+  const int64_t h = g.h, w = g.w, ch = g.ch, oh = g.oh, ow = g.ow;
+  for (int64_t b = b0; b < b1; ++b) {
+    const float* xb = x + b * h * w * ch;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        float* __restrict__ out = y + ((b * oh + oy) * ow + ox) * ch;
+        for (int64_t q = 0; q < ch; ++q) out[q] = -INFINITY;
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t iy = oy * g.sh + i * g.dh - g.pt;
+          if (iy < 0 || iy >= h) continue;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t ix = ox * g.sw + j * g.dw - g.pl;
+            if (ix < 0 || ix >= w) continue;
+            const float* px = xb + (iy * w + ix) * ch;
+            for (int64_t q = 0; q < ch; ++q) out[q] = px[q] > out[q] ? px[q] : out[q];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Reads the pooling geometry shared by maxPool and maxPoolGrad from arguments [first, first + 14).
+bool ReadPool(Args& args, size_t first, int64_t* n, Pool2d* g) {
+  *n = args.i64(first);
+  *g = Pool2d{args.i64(first + 1),  args.i64(first + 2),  args.i64(first + 3),  args.i64(first + 4),
+              args.i64(first + 5),  args.i64(first + 6),  args.i64(first + 7),  args.i64(first + 8),
+              args.i64(first + 9),  args.i64(first + 10), args.i64(first + 11), args.i64(first + 12),
+              args.i64(first + 13)};
+  if (!args.ok()) return false;
+  if (*n < 0 || g->h < 0 || g->w < 0 || g->ch < 1 || g->oh < 0 || g->ow < 0 || g->kh < 1 || g->kw < 1 || g->sh < 1 ||
+      g->sw < 1 || g->dh < 1 || g->dw < 1) {
+    args.Fail("maxPool: bad geometry");
+    return false;
+  }
+  return true;
+}
+
+// maxPool(heap, xOff, yOff, n, h, w, c, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl)
+napi_value MaxPool(napi_env env, napi_callback_info info) {
+  Args args(env, info, 17);
+  Heap hp = args.heap(0);
+  const int64_t x_off = args.i64(1), y_off = args.i64(2);
+  int64_t n = 0;
+  Pool2d g{};
+  if (!ReadPool(args, 3, &n, &g)) return nullptr;
+  const float* x = args.floats(hp, x_off, n * g.h * g.w * g.ch, "maxPool x");
+  float* y = args.floats(hp, y_off, n * g.oh * g.ow * g.ch, "maxPool y");
+  if (!args.ok()) return nullptr;
+  const int64_t per = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, g.h * g.w * g.ch));
+  const int64_t tasks = (n + per - 1) / per;
+  Pool::Get().For(tasks, [&](int64_t t, int) { MaxPoolImages(g, x, y, t * per, std::min(n, (t + 1) * per)); });
   return Undefined(env);
 }
 
@@ -581,39 +772,11 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   const float* dy = args.floats(hp, dy_off, n * oh * ow * ch, "maxPoolGrad dy");
   float* dx = args.floats(hp, dx_off, n * h * w * ch, "maxPoolGrad dx");
   if (!args.ok()) return nullptr;
-  std::fill(dx, dx + n * h * w * ch, 0.0f);
-  std::vector<float> best(static_cast<size_t>(ch));
-  std::vector<int64_t> where(static_cast<size_t>(ch));
-  for (int64_t b = 0; b < n; ++b) {
-    const float* xb = x + b * h * w * ch;
-    float* dxb = dx + b * h * w * ch;
-    for (int64_t oy = 0; oy < oh; ++oy) {
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        std::fill(best.begin(), best.end(), -INFINITY);
-        std::fill(where.begin(), where.end(), -1);
-        for (int64_t i = 0; i < kh; ++i) {
-          const int64_t iy = oy * sh + i * dh - pt;
-          if (iy < 0 || iy >= h) continue;
-          for (int64_t j = 0; j < kw; ++j) {
-            const int64_t ix = ox * sw + j * dw - pl;
-            if (ix < 0 || ix >= w) continue;
-            const int64_t base = (iy * w + ix) * ch;
-            const float* px = xb + base;
-            for (int64_t q = 0; q < ch; ++q) {
-              if (px[q] > best[q]) {
-                best[q] = px[q];
-                where[q] = base + q;
-              }
-            }
-          }
-        }
-        const float* g = dy + ((b * oh + oy) * ow + ox) * ch;
-        for (int64_t q = 0; q < ch; ++q) {
-          if (where[q] >= 0) dxb[where[q]] += g[q];
-        }
-      }
-    }
-  }
+  const Pool2d g{h, w, ch, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl};
+  // Tasks of whole images: an image's windows only touch its own dx.
+  const int64_t per = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, h * w * ch));
+  const int64_t tasks = (n + per - 1) / per;
+  Pool::Get().For(tasks, [&](int64_t t, int) { MaxPoolGradImages(g, x, dy, dx, t * per, std::min(n, (t + 1) * per)); });
   return Undefined(env);
 }
 
@@ -632,13 +795,42 @@ napi_value SumOuter(napi_env env, napi_callback_info info) {
   const float* x = args.floats(h, x_off, outer * inner, "sumOuter x");
   float* out = args.floats(h, out_off, inner, "sumOuter out");
   if (!args.ok()) return nullptr;
-  std::vector<double> acc(static_cast<size_t>(inner), 0.0);
-  double* a = acc.data();
-  for (int64_t i = 0; i < outer; ++i) {
-    const float* row = x + i * inner;
-    for (int64_t j = 0; j < inner; ++j) a[j] += row[j];
+  // Rows in fixed blocks (a task each), each block summed in double, the blocks' sums added in
+  // order; narrow sums of few rows are split by columns instead.
+  constexpr int64_t kRows = 1024;
+  const int64_t blocks = (outer + kRows - 1) / kRows;
+  if (blocks >= 2 && outer * inner >= 2 * kGrain) {
+    std::vector<double> part(static_cast<size_t>(blocks * inner), 0.0);
+    Pool::Get().For(blocks, [&](int64_t t, int) {
+      double* a = part.data() + t * inner;
+      for (int64_t i = t * kRows; i < std::min(outer, (t + 1) * kRows); ++i) {
+        const float* row = x + i * inner;
+        for (int64_t j = 0; j < inner; ++j) a[j] += row[j];
+      }
+    });
+    Elementwise(inner, [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        double sum = 0.0;
+        for (int64_t t = 0; t < blocks; ++t) sum += part[static_cast<size_t>(t * inner + j)];
+        out[j] = static_cast<float>(sum);
+      }
+    });
+    return Undefined(env);
   }
-  for (int64_t j = 0; j < inner; ++j) out[j] = static_cast<float>(a[j]);
+  auto columns = [&](int64_t j0, int64_t j1, int) {
+    std::vector<double> acc(static_cast<size_t>(j1 - j0), 0.0);
+    double* a = acc.data();
+    for (int64_t i = 0; i < outer; ++i) {
+      const float* row = x + i * inner + j0;
+      for (int64_t j = 0; j < j1 - j0; ++j) a[j] += row[j];
+    }
+    for (int64_t j = j0; j < j1; ++j) out[j] = static_cast<float>(a[j - j0]);
+  };
+  if (outer * inner >= 2 * kGrain && Threads() > 1) {
+    Pool::Get().Ranges(inner, 64, 2 * Threads(), columns);
+  } else {
+    columns(0, inner, 0);
+  }
   return Undefined(env);
 }
 
@@ -658,22 +850,47 @@ inline float Apply(float big, float small) {
   return a / b;
 }
 
+// Blocks [q0, q1) of `inner` elements.
 template <int Op, bool SmallFirst>
-void Broadcast(const float* big, const float* small, float* out, int64_t total, int64_t inner, bool prefix) {
+void BroadcastBlocks(const float* big, const float* small, float* out, int64_t q0, int64_t q1, int64_t inner,
+                     bool prefix) {
+  const int64_t begin = q0 * inner, total = q1 * inner;
   if (prefix) {
-    for (int64_t i0 = 0, j = 0; i0 < total; i0 += inner, ++j) {
+    for (int64_t i0 = begin, j = q0; i0 < total; i0 += inner, ++j) {
       const float s = small[j];
       const float* bp = big + i0;
       float* op = out + i0;
       for (int64_t i = 0; i < inner; ++i) op[i] = Apply<Op, SmallFirst>(bp[i], s);
     }
   } else {
-    for (int64_t i0 = 0; i0 < total; i0 += inner) {
+    for (int64_t i0 = begin; i0 < total; i0 += inner) {
       const float* bp = big + i0;
       float* op = out + i0;
       for (int64_t i = 0; i < inner; ++i) op[i] = Apply<Op, SmallFirst>(bp[i], small[i]);
     }
   }
+}
+
+template <int Op, bool SmallFirst>
+void Broadcast(const float* big, const float* small, float* out, int64_t total, int64_t inner, bool prefix) {
+  const int64_t blocks = total / inner;
+  if (!prefix && blocks == 1 && total >= 2 * kGrain && Threads() > 1) {
+    // Two operands of the same size: split the elements.
+    Elementwise(total, [big, small, out](int64_t i0, int64_t i1) {
+      const float* __restrict__ a = big + i0;
+      const float* __restrict__ b = small + i0;
+      float* __restrict__ o = out + i0;
+      for (int64_t i = 0; i < i1 - i0; ++i) o[i] = Apply<Op, SmallFirst>(a[i], b[i]);
+    });
+    return;
+  }
+  if (total < 2 * kGrain || Threads() == 1 || blocks < 2) {
+    BroadcastBlocks<Op, SmallFirst>(big, small, out, 0, blocks, inner, prefix);
+    return;
+  }
+  Pool::Get().Ranges(blocks, std::max<int64_t>(1, kGrain / inner), 4 * Threads(), [&](int64_t q0, int64_t q1, int) {
+    BroadcastBlocks<Op, SmallFirst>(big, small, out, q0, q1, inner, prefix);
+  });
 }
 
 template <int Op>
@@ -784,10 +1001,16 @@ napi_value ReluGrad(napi_env env, napi_callback_info info) {
   const float* __restrict__ x = args.floats(h, x_off, size, "reluGrad x");
   float* __restrict__ out = args.floats(h, out_off, size, "reluGrad out");
   if (!args.ok()) return nullptr;
-  for (int64_t i = 0; i < size; ++i) {
-    const float v = x[i];
-    out[i] = v > 0.0f ? dy[i] : (v != v ? v : 0.0f);
-  }
+  Elementwise(size, [dy, x, out](int64_t i0, int64_t i1) {
+    // (local restrict pointers: a lambda's captures lose the qualifier, and with it vectorisation)
+    const float* __restrict__ d = dy + i0;
+    const float* __restrict__ v = x + i0;
+    float* __restrict__ o = out + i0;
+    for (int64_t i = 0; i < i1 - i0; ++i) {
+      const float xi = v[i];
+      o[i] = xi > 0.0f ? d[i] : (xi != xi ? xi : 0.0f);
+    }
+  });
   return Undefined(env);
 }
 
@@ -813,14 +1036,23 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   float* vo = args.floats(h, vo_off, size, "adam v out");
   if (!args.ok()) return nullptr;
   const float ob1 = 1.0f - b1, ob2 = 1.0f - b2;
-  for (int64_t i = 0; i < size; ++i) {
-    const float gi = g[i];
-    const float mi = m[i] * b1 + gi * ob1;
-    const float vi = v[i] * b2 + (gi * gi) * ob2;
-    mo[i] = mi;
-    vo[i] = vi;
-    po[i] = (mi / c1) / (std::sqrt(vi / c2) + eps) * -lr + p[i];
-  }
+  Elementwise(size, [&](int64_t i0, int64_t i1) {
+    const float* __restrict__ pr = p + i0;
+    const float* __restrict__ gr = g + i0;
+    const float* __restrict__ mr = m + i0;
+    const float* __restrict__ vr = v + i0;
+    float* __restrict__ por = po + i0;
+    float* __restrict__ mor = mo + i0;
+    float* __restrict__ vor = vo + i0;
+    for (int64_t i = 0; i < i1 - i0; ++i) {
+      const float gi = gr[i];
+      const float mi = mr[i] * b1 + gi * ob1;
+      const float vi = vr[i] * b2 + (gi * gi) * ob2;
+      mor[i] = mi;
+      vor[i] = vi;
+      por[i] = (mi / c1) / (std::sqrt(vi / c2) + eps) * -lr + pr[i];
+    }
+  });
   return Undefined(env);
 }
 
@@ -831,20 +1063,50 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   Args args(env, info, 1);
   const int64_t n = args.i64(0);
   if (!args.ok()) return nullptr;
-  openblas_set_num_threads(static_cast<int>(std::max<int64_t>(1, n)));
+  Pool::Get().SetThreads(static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(n, 256))));
   return Undefined(env);
 }
 
 napi_value GetThreads(napi_env env, napi_callback_info) {
   napi_value out;
-  napi_create_int32(env, openblas_get_num_threads(), &out);
+  napi_create_int32(env, Pool::Get().threads(), &out);
   return out;
 }
 
+// info(): the build, as "retort-native <version>; sgemm <kernel>; <compiler>; <flags>".
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value out;
-  const char* config = openblas_get_config();
-  napi_create_string_utf8(env, config == nullptr ? "" : config, NAPI_AUTO_LENGTH, &out);
+  std::string text = std::string("retort-native 2; sgemm ") + retort::SgemmKernelName() + "; ";
+#if defined(__clang__)
+  text += "clang " __clang_version__;
+#elif defined(__GNUC__)
+  text += "gcc " __VERSION__;
+#endif
+#ifdef RETORT_BUILD_FLAGS
+  text += std::string("; ") + RETORT_BUILD_FLAGS;
+#endif
+  napi_create_string_utf8(env, text.c_str(), NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+// peak(threads, seconds): the fp32 multiply-add throughput this CPU reaches on `threads` threads
+// (independent fused multiply-adds on registers, the sgemm micro-kernel's instruction mix without
+// its loads), in GFLOP/s; and clock(): the core clock in GHz, from a chain of dependent integer
+// additions (one per cycle). Both are measured, not read from the CPU's name.
+napi_value Peak(napi_env env, napi_callback_info info) {
+  Args args(env, info, 2);
+  const int64_t threads = args.i64(0);
+  const double seconds = args.f64(1);
+  if (!args.ok()) return nullptr;
+  const double gflops = retort::PeakGflops(static_cast<int>(std::max<int64_t>(1, threads)), seconds);
+  napi_value out;
+  napi_create_double(env, gflops, &out);
+  return out;
+}
+
+napi_value Clock(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_double(env, retort::ClockGhz(), &out);
   return out;
 }
 
@@ -855,6 +1117,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"maxPoolGrad", nullptr, MaxPoolGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"maxPool", nullptr, MaxPool, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"broadcast", nullptr, BroadcastBinary, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"tile", nullptr, Tile, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"reluGrad", nullptr, ReluGrad, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
@@ -863,6 +1126,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"getThreads", nullptr, GetThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"peak", nullptr, Peak, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"clock", nullptr, Clock, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

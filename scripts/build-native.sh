@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds Retort's optional native kernel addon (native/build/Release/retort_native.node).
+# Builds Retort's native kernel addon (native/build/Release/retort_native.node) from the sources
+# in native/ (its own sgemm, convolutions and thread pool; no BLAS library, nothing downloaded).
 #
-# Needs a C++ compiler and OpenBLAS headers (Debian/Ubuntu: apt-get install -y libopenblas-dev).
-# Uses the node-gyp bundled with npm and the headers of the installed Node (--nodedir), so it
-# works offline. Without the addon Retort runs on pure wasm kernels; set RETORT_NATIVE=0 to
-# force that even when the addon is built.
+# Needs what node-gyp needs: a C++17 compiler, make and python3. Uses the node-gyp bundled with
+# npm and the headers of the installed Node (--nodedir), so it works offline. `npm install` runs
+# it (scripts/install-native.mjs); without the addon Retort runs on pure wasm kernels. Set
+# RETORT_NATIVE=0 to force that even when the addon is built, RETORT_NATIVE_MARCH to build for
+# another CPU than this one (default -march=native, e.g. RETORT_NATIVE_MARCH=-march=x86-64-v3).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,11 +32,12 @@ if [ -z "$gyp" ]; then
   echo "build-native: node-gyp not found (it ships with npm)" >&2
   exit 1
 fi
-
-if ! printf '#include <cblas.h>\n' | ${CXX:-c++} -E -x c++ -I/usr/include/x86_64-linux-gnu/openblas-pthread -I/usr/include/openblas - >/dev/null 2>&1; then
-  echo "build-native: OpenBLAS headers missing (apt-get install -y libopenblas-dev)" >&2
-  exit 1
-fi
+for tool in "${CXX:-c++}" make python3; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "build-native: $tool not found (node-gyp needs a C++ compiler, make and python3)" >&2
+    exit 1
+  fi
+done
 
 node "$gyp" rebuild --nodedir="$nodedir" --loglevel=warn
 echo "build-native: built $root/native/build/Release/retort_native.node"

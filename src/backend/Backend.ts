@@ -576,7 +576,7 @@ export const formatBackend = (service: BackendService): string => {
     lines.push(
       k === undefined
         ? "kernels:  stock tfjs-wasm (Retort's overrides disabled)"
-        : `kernels:  ${k.native ? "native (OpenBLAS addon)" : `wasm/JS only${k.nativeReason ? ` — ${k.nativeReason}` : ""}`}; ` +
+        : `kernels:  ${k.native ? `native (${k.build?.match(/sgemm ([^;]+)/)?.[0] ?? "Retort's C++ addon"})` : `wasm/JS only${k.nativeReason ? ` — ${k.nativeReason}` : ""}`}; ` +
             `${k.overridden.length} override(s)${k.overridden.length > 0 ? `: ${k.overridden.join(", ")}` : ""}`,
       `threads:  ${k?.threads ?? 1}`,
     )

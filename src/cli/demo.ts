@@ -30,6 +30,8 @@ export const demo = (o: {
   readonly quick: boolean
   readonly quiet: boolean
   readonly noNative: boolean
+  /** Threads for the native kernels (default: every core). */
+  readonly threads?: number
   /** Directory with Fashion-MNIST IDX files. */
   readonly dataDir?: string
   /** Never download data (local Fashion-MNIST, else the embedded MNIST digits). */
@@ -56,6 +58,7 @@ export const demo = (o: {
       name: o.quick ? "demo-quick" : "demo",
       quiet: o.quiet,
       ...(o.noNative ? { native: false } : {}),
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
       ...("maxSteps" in s ? { maxSteps: s.maxSteps } : {}),
       ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
       ...(o.noDownload ? { download: false } : {}),

@@ -43,7 +43,7 @@ export const quiet = Flag.Boolean("quiet").pipe(
 )
 
 /**
- * `--no-native`: the pure wasm/JS kernels even when the OpenBLAS addon is built.
+ * `--no-native`: the pure wasm/JS kernels even when the native addon is built.
  *
  * @example
  * ```ts
@@ -56,8 +56,26 @@ export const quiet = Flag.Boolean("quiet").pipe(
  * @since 0.1.0
  */
 export const noNative = Flag.Boolean("no-native").pipe(
-  Flag.withDescription("do not use the native OpenBLAS kernels even when built"),
+  Flag.withDescription("do not use the native kernels even when built"),
   Flag.withDefault(false),
+)
+
+/**
+ * `--threads N`: threads for the native kernels (default: `RETORT_THREADS`, else every core).
+ *
+ * @example
+ * ```ts
+ * import { Console, Option } from "effect"
+ * import { Command } from "effect/cli"
+ * import * as Flags from "./src/cli/flags.js"
+ * const cmd = Command.make("train", { threads: Flags.threads }, (o) => Console.log(Option.getOrUndefined(o.threads)))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const threads = Flag.Int("threads").pipe(
+  Flag.withDescription("threads for the native kernels (default: every core, or RETORT_THREADS)"),
+  Flag.optional,
 )
 
 /**

@@ -85,6 +85,7 @@ const runCommand = Command.make(
     ),
     noDownload: Flags.noDownload,
     noNative: Flags.noNative,
+    threads: Flags.threads,
     noTeacherCache: Flag.Boolean("no-teacher-cache").pipe(
       Flag.withDescription("run a frozen teacher at every step instead of caching its logits per sample"),
       Flag.withDefault(false),
@@ -111,6 +112,7 @@ const runCommand = Command.make(
         quiet: o.quiet,
         download: !o.noDownload,
         ...(o.noNative ? { native: false } : {}),
+        ...(Option.isSome(o.threads) ? { threads: o.threads.value } : {}),
         ...(o.noTeacherCache ? { teacherCache: false } : {}),
         signal: sig.signal,
         ...(Option.isSome(o.dataDir) ? { dataDir: o.dataDir.value } : {}),
@@ -297,15 +299,26 @@ const describeCommand = Command.make(
   Command.withDescription("print a pipeline's stage graph, models and parameter counts (and the backend)"),
 )
 
-const doctorCommand = Command.make("doctor", { backend: Flags.backend, noNative: Flags.noNative }, (o) =>
-  Effect.gen(function* () {
-    const text = yield* Effect.provide(
-      describeBackend,
-      Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }),
-    )
-    yield* Console.log(text)
-  }),
-).pipe(Command.withDescription("say which backend and kernel path (native OpenBLAS or pure wasm) is active"))
+const doctorCommand = Command.make(
+  "doctor",
+  { backend: Flags.backend, noNative: Flags.noNative, threads: Flags.threads },
+  (o) =>
+    Effect.gen(function* () {
+      const text = yield* Effect.provide(
+        describeBackend,
+        Backend.layer({
+          kind: o.backend,
+          ...(o.noNative ? { native: false } : {}),
+          ...(Option.isSome(o.threads) ? { threads: o.threads.value } : {}),
+        }),
+      )
+      yield* Console.log(text)
+    }),
+).pipe(
+  Command.withDescription(
+    "say which backend and kernel path (native kernels or pure wasm) is active, and with how many threads",
+  ),
+)
 
 const demoCommand = Command.make(
   "demo",
@@ -318,6 +331,7 @@ const demoCommand = Command.make(
     ),
     quiet: Flags.quiet,
     noNative: Flags.noNative,
+    threads: Flags.threads,
     dataDir: Flags.dataDir,
     noDownload: Flags.noDownload,
   },
@@ -325,6 +339,7 @@ const demoCommand = Command.make(
     Effect.gen(function* () {
       const sig = interruptSignal()
       yield* demo({
+        ...(Option.isSome(o.threads) ? { threads: o.threads.value } : {}),
         backend: o.backend,
         out: o.out,
         quick: o.quick,

@@ -61,8 +61,10 @@ import * as TeacherCache from "./TeacherCache.js"
 export interface RunOptions {
   /** `auto` (default: tfjs-node-gpu, then tfjs-node, else wasm), `wasm`, `cpu`, `tensorflow`, `tensorflow-gpu`, `webgpu`. */
   readonly backend?: string
-  /** Use the native OpenBLAS kernels when built (default true; `RETORT_NATIVE=0` also disables). */
+  /** Use the native kernels when built (default true; `RETORT_NATIVE=0` also disables). */
   readonly native?: boolean
+  /** Threads for the native kernels (default `RETORT_THREADS`, else every core). */
+  readonly threads?: number
   /** Where to look for Fashion-MNIST first. */
   readonly dataDir?: string
   /** Allow downloading Fashion-MNIST when it is not found locally (default true). */
@@ -717,6 +719,19 @@ const runClaimed = (
           message: `took over the lock of ${dir} from process ${stale.pid}, which no longer runs (started ${stale.started})`,
         }),
       )
+    const kernels = backend.kind === "wasm" ? backend.info.kernels : undefined
+    if (kernels !== undefined)
+      yield* emit(
+        kernels.native
+          ? Event.note({
+              level: "info",
+              message: `kernels: native (${kernels.build?.match(/sgemm [^;]+/)?.[0] ?? "C++ addon"}), ${kernels.threads} thread${kernels.threads === 1 ? "" : "s"}`,
+            })
+          : Event.note({
+              level: "warn",
+              message: `kernels: pure wasm, several times slower than the native ones (${kernels.nativeReason ?? "not built"})`,
+            }),
+      )
     for (const n of prepared.notes) yield* emit(Event.note(n))
     if (snapshot)
       yield* emit(
@@ -954,6 +969,7 @@ export const layer = (
     Backend.layer({
       kind: options.backend ?? "auto",
       ...(options.native !== undefined ? { native: options.native } : {}),
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
     }),
     Data.layer,
     options.reporter ??

@@ -63,6 +63,9 @@ export function pattern(
   return { smallFirst, inner: tf.util.sizeFromShape(out.slice(j)), prefix: true }
 }
 
+/** Elements from which two same-shape operands go to the native kernel (when it has threads). */
+const SAME_SHAPE_NATIVE = 1 << 16
+
 function make(kernelName: string, op: number): Override.Override {
   return {
     kernelName,
@@ -72,7 +75,15 @@ function make(kernelName: string, op: number): Override.Override {
       const original = Override.original(ctx, kernelName)
       if (native === undefined || a.dtype !== "float32" || b.dtype !== "float32")
         return original.kernelFunc(args)
-      const p = pattern(a.shape, b.shape)
+      // Equal shapes: the stock kernel, unless the tensors are big enough for the native kernel's
+      // threads to pay (the same IEEE operation either way).
+      const same = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])
+      const total = tf.util.sizeFromShape(a.shape)
+      const p = same
+        ? total >= SAME_SHAPE_NATIVE && native.getThreads() > 1
+          ? { smallFirst: false, inner: total, prefix: false }
+          : undefined
+        : pattern(a.shape, b.shape)
       if (p === undefined) return original.kernelFunc(args)
       const backend = Wasm.backendOf(args.backend)
       const out = backend.makeOutput(tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape), "float32")

@@ -1,8 +1,9 @@
 /**
- * Loading of the optional native addon (`native/build/Release/retort_native.node`, built by
- * `scripts/build-native.sh` over Debian's OpenBLAS). Its functions work in place on the wasm
- * heap: they receive `HEAPU8` and byte offsets. When the file is missing, fails to load, or
- * `RETORT_NATIVE=0` is set, loading reports why and Retort stays on pure wasm kernels.
+ * Loading of the native kernel addon (`native/build/Release/retort_native.node`, built from the
+ * C++ sources in `native/` by `npm install`, or by `npm run build:native`; no BLAS library).
+ * Its functions work in place on the wasm heap: they receive `HEAPU8` and byte offsets. When the
+ * file is missing, fails to load, or `RETORT_NATIVE=0` is set, loading reports why and Retort
+ * stays on pure wasm kernels.
  *
  * @example
  * ```ts
@@ -77,6 +78,7 @@ export interface Addon {
     ...geometry: ConvGeometry
   ): void
   maxPoolGrad(heap: Uint8Array, xOff: number, dyOff: number, dxOff: number, ...geometry: PoolGeometry): void
+  maxPool(heap: Uint8Array, xOff: number, yOff: number, ...geometry: PoolGeometry): void
   broadcast(
     heap: Uint8Array,
     op: number,
@@ -108,9 +110,15 @@ export interface Addon {
     accBeta1: number,
     accBeta2: number,
   ): void
+  /** Threads for the kernels (the caller included); work is split so results do not depend on it. */
   setThreads(n: number): void
   getThreads(): number
+  /** The build: `retort-native <version>; sgemm <micro-kernel>; <compiler>; <flags>`. */
   info(): string
+  /** Measured fp32 multiply-add throughput of `threads` threads over about `seconds`, GFLOP/s. */
+  peak(threads: number, seconds: number): number
+  /** Measured core clock in GHz (a chain of dependent integer additions); 0 where unknown. */
+  clock(): number
 }
 
 /**
@@ -222,7 +230,7 @@ export function load(): Load {
   if (file === undefined) {
     return {
       _tag: "Unavailable",
-      reason: `native addon not built (${FILE} not found; run scripts/build-native.sh, needs libopenblas-dev)`,
+      reason: `native kernels not built (${FILE} not found; run \`npm run build:native\`, which needs a C++ compiler, make and python3)`,
     }
   }
   try {
@@ -241,15 +249,15 @@ export function load(): Load {
 }
 
 /**
- * The default native (OpenBLAS) thread count: `RETORT_THREADS` if set, else half the cores
- * (at least 1, at most 4). On the 2-core reference machine that is 1: measured there, a second
- * OpenBLAS thread never paid off (W2 66 vs 65–87 ms, W4 375–431 vs 400–483 ms per step), since
- * the JS thread and other processes compete for the second core.
+ * The default kernel thread count: `RETORT_THREADS` if set, else every core this process may use
+ * (`os.availableParallelism()`). The kernels split each large product, convolution and
+ * element-wise step over the threads (the JavaScript thread is one of them), with results that
+ * do not depend on the count.
  *
  * @example
  * ```ts
  * import * as Native from "./Native.js"
- * Native.defaultThreads() // 1 on 2 cores
+ * Native.defaultThreads() // 2 on a 2-core machine
  * ```
  *
  * @since 0.1.0
@@ -258,5 +266,5 @@ export function load(): Load {
 export function defaultThreads(): number {
   const env = Number.parseInt(process.env.RETORT_THREADS ?? "", 10)
   if (Number.isFinite(env) && env > 0) return env
-  return Math.max(1, Math.min(4, Math.floor(os.availableParallelism() / 2)))
+  return Math.max(1, os.availableParallelism())
 }

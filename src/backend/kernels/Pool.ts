@@ -138,3 +138,43 @@ export const maxPoolGrad: Override.Override = {
     return out
   },
 }
+
+/**
+ * `MaxPool` (float32) on the native addon, its images split over the kernel threads; the stock
+ * wasm kernel otherwise. Same values as tfjs-cpu (the largest in-bounds value of each window).
+ *
+ * @example
+ * ```ts
+ * import { maxPool } from "./Pool.js"
+ * maxPool.kernelName // "MaxPool"
+ * ```
+ *
+ * @since 0.1.0
+ * @category kernels
+ */
+export const maxPool: Override.Override = {
+  kernelName: tf.MaxPool,
+  make: (ctx) => (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo }
+    const attrs = args.attrs ?? {}
+    const native = ctx.native()
+    if (native === undefined || x.dtype !== "float32" || x.shape.length !== 4) {
+      return Override.original(ctx, tf.MaxPool).kernelFunc(args)
+    }
+    const backend = Wasm.backendOf(args.backend)
+    const info = tf.backend_util.computePool2DInfo(
+      x.shape as [number, number, number, number],
+      attrs.filterSize as [number, number] | number,
+      attrs.strides as [number, number] | number,
+      1,
+      attrs.pad as "same" | "valid" | number | tf.backend_util.ExplicitPadding,
+      attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+    )
+    const out = backend.makeOutput(
+      [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
+      "float32",
+    )
+    native.maxPool(backend.wasm.HEAPU8, Wasm.offset(backend, x), Wasm.offset(backend, out), ...geometry(info))
+    return out
+  },
+}

@@ -33,10 +33,10 @@ import * as ReluGrad from "./ReluGrad.js"
 import * as Tile from "./Tile.js"
 
 /**
- * What {@link registerWasmKernels} did: whether the native OpenBLAS addon is in use (and why
+ * What {@link registerWasmKernels} did: whether the native kernel addon is in use (and why
  * not, when it is not), which kernels were overridden (gradient overrides appear as
- * `"gradient:Mean"`), and the native thread count (1 on the pure path: tfjs-wasm runs
- * single-threaded under Node).
+ * `"gradient:Mean"`), the kernel thread count (1 on the pure path: tfjs-wasm runs
+ * single-threaded under Node), and the addon's build (`Addon.info()`).
  *
  * @example
  * ```ts
@@ -52,6 +52,7 @@ export interface KernelReport {
   readonly nativeReason?: string
   readonly overridden: ReadonlyArray<string>
   readonly threads: number
+  readonly build?: string
 }
 
 /**
@@ -74,6 +75,7 @@ export const overrides: ReadonlyArray<Override.Override> = [
   Conv.conv2DBackpropFilter,
   Conv.conv2DBackpropInput,
   Pool.maxPoolGrad,
+  Pool.maxPool,
   Reduce.sum,
   Binary.add,
   Binary.sub,
@@ -177,8 +179,8 @@ function registerAll(): void {
  * Registers Retort's kernel overrides on the "wasm" backend (idempotent). Call after
  * `tf.setBackend("wasm")` resolved. `native: false` forces pure wasm/JS paths; calling again
  * with another `native` or `threads` switches paths without re-registering. The native addon
- * is also off when `RETORT_NATIVE=0`; `threads` (OpenBLAS threads) defaults to `RETORT_THREADS`
- * or half the cores (1 on 2 cores, where a second thread measured no gain).
+ * is also off when `RETORT_NATIVE=0`; `threads` (the native kernels' threads, the calling thread
+ * included) defaults to `RETORT_THREADS` or every core ({@link Native.defaultThreads}).
  *
  * @example
  * ```ts
@@ -211,7 +213,7 @@ export function registerWasmKernels(options?: { native?: boolean; threads?: numb
   const threads = Math.max(1, Math.floor(options?.threads ?? Native.defaultThreads()))
   loaded.addon.setThreads(threads)
   state.addon = loaded.addon
-  state.report = { native: true, overridden, threads: loaded.addon.getThreads() }
+  state.report = { native: true, overridden, threads: loaded.addon.getThreads(), build: loaded.addon.info() }
   return state.report
 }
 

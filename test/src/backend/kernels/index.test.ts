@@ -27,6 +27,7 @@ const expected = [
   "Conv2DBackpropFilter",
   "Conv2DBackpropInput",
   "MaxPoolGrad",
+  "MaxPool",
   "Sum",
   "Add",
   "Sub",
