@@ -175,6 +175,30 @@ if (values.profile) {
   })
   const wall = (performance.now() - t) / steps
   const by = new Map<string, [number, number]>()
+  // The multiply-adds of the dense kernels (products and convolutions; element-wise work is not
+  // counted), from each call's shapes: 2 FLOP per multiply-add.
+  const size = (s: ReadonlyArray<number> | undefined) => (s ?? []).reduce((a, b) => a * b, 1)
+  let flops = 0
+  for (const k of info.kernels) {
+    const ins = k.inputShapes as ReadonlyArray<ReadonlyArray<number>>
+    const out = (k.outputShapes as ReadonlyArray<ReadonlyArray<number>>)[0]
+    if (k.name === "Conv2D" || k.name === "FusedConv2D") {
+      const f = ins[1]!
+      flops += 2 * size(out) * f[0]! * f[1]! * f[2]!
+    } else if (k.name === "Conv2DBackpropFilter") {
+      const f = out!
+      flops += 2 * size(ins[1]) * f[0]! * f[1]! * f[2]!
+    } else if (k.name === "Conv2DBackpropInput") {
+      const f = ins[1]!
+      flops += 2 * size(ins[0]) * f[0]! * f[1]! * f[2]!
+    } else if (k.name === "BatchMatMul" || k.name === "_FusedMatMul") {
+      const o = out!
+      const m = o[o.length - 2]!
+      const batch = size(o) / (m * o[o.length - 1]!)
+      const a = ins[0]!
+      flops += 2 * size(o) * (size(a) / (batch * m))
+    }
+  }
   for (const k of info.kernels) {
     const [ms, n] = by.get(k.name) ?? [0, 0]
     by.set(k.name, [ms + (typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0) / steps, n + 1 / steps])
@@ -191,6 +215,7 @@ if (values.profile) {
       mode: "profile",
       wall_ms: Math.round(wall * 10) / 10,
       kernels_ms: Math.round(inKernels * 10) / 10,
+      gflop_per_step: Math.round((flops / steps / 1e9) * 1e4) / 1e4,
       kernels,
     }),
   )
