@@ -46,6 +46,19 @@ void Elementwise(int64_t size, F&& fn) {
   Pool::Get().Ranges(size, kGrain, 4 * Threads(), [&](int64_t begin, int64_t end, int) { fn(begin, end); });
 }
 
+// out[i] = sum over p in [0, parts) of partial[p * size + i], in double and in part order (the
+// last step of every reduction that is split into fixed parts).
+template <class T>
+void OrderedSum(const T* partial, int64_t parts, int64_t size, float* out) {
+  Elementwise(size, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      double sum = 0.0;
+      for (int64_t p = 0; p < parts; ++p) sum += partial[p * size + i];
+      out[i] = static_cast<float>(sum);
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Argument plumbing
 
@@ -501,11 +514,7 @@ void DirectBackpropFilter(const Conv& c, const float* x, const float* dy, float*
   Pool::Get().For(tasks, [&](int64_t t, int) {
     DirectBackpropFilterRows(c, x, dy, t * per_task, std::min(rows, (t + 1) * per_task), totals.data() + t * size);
   });
-  for (int64_t i = 0; i < size; ++i) {
-    double sum = 0.0;
-    for (int64_t t = 0; t < tasks; ++t) sum += totals[static_cast<size_t>(t * size + i)];
-    dw[i] = static_cast<float>(sum);
-  }
+  OrderedSum(totals.data(), tasks, size, dw);
 }
 
 // conv2d(heap, xOff, wOff, yOff, biasOff, biasMode, act, ...geometry(15))
@@ -593,13 +602,7 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
     Sgemm(true, false, k, c.cout, count, col, k, dy + r0 * c.cout, c.cout, partial.data() + t * size, c.cout, false,
           false);
   });
-  Elementwise(size, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      double sum = 0.0;
-      for (int64_t t = 0; t < chunks; ++t) sum += partial[static_cast<size_t>(t * size + i)];
-      dw[i] = static_cast<float>(sum);
-    }
-  });
+  OrderedSum(partial.data(), chunks, size, dw);
   return Undefined(env);
 }
 
@@ -719,7 +722,7 @@ void MaxPoolImages(const Pool2d g, const float* __restrict__ x, float* __restric
 }
 
 // Reads the pooling geometry shared by maxPool and maxPoolGrad from arguments [first, first + 14).
-bool ReadPool(Args& args, size_t first, int64_t* n, Pool2d* g) {
+bool ReadPool(Args& args, size_t first, const char* kernel, int64_t* n, Pool2d* g) {
   *n = args.i64(first);
   *g = Pool2d{args.i64(first + 1),  args.i64(first + 2),  args.i64(first + 3),  args.i64(first + 4),
               args.i64(first + 5),  args.i64(first + 6),  args.i64(first + 7),  args.i64(first + 8),
@@ -728,7 +731,7 @@ bool ReadPool(Args& args, size_t first, int64_t* n, Pool2d* g) {
   if (!args.ok()) return false;
   if (*n < 0 || g->h < 0 || g->w < 0 || g->ch < 1 || g->oh < 0 || g->ow < 0 || g->kh < 1 || g->kw < 1 || g->sh < 1 ||
       g->sw < 1 || g->dh < 1 || g->dw < 1) {
-    args.Fail("maxPool: bad geometry");
+    args.Fail(std::string(kernel) + ": bad geometry");
     return false;
   }
   return true;
@@ -741,7 +744,7 @@ napi_value MaxPool(napi_env env, napi_callback_info info) {
   const int64_t x_off = args.i64(1), y_off = args.i64(2);
   int64_t n = 0;
   Pool2d g{};
-  if (!ReadPool(args, 3, &n, &g)) return nullptr;
+  if (!ReadPool(args, 3, "maxPool", &n, &g)) return nullptr;
   const float* x = args.floats(hp, x_off, n * g.h * g.w * g.ch, "maxPool x");
   float* y = args.floats(hp, y_off, n * g.oh * g.ow * g.ch, "maxPool y");
   if (!args.ok()) return nullptr;
@@ -759,22 +762,15 @@ napi_value MaxPoolGrad(napi_env env, napi_callback_info info) {
   Args args(env, info, 18);
   Heap hp = args.heap(0);
   const int64_t x_off = args.i64(1), dy_off = args.i64(2), dx_off = args.i64(3);
-  const int64_t n = args.i64(4), h = args.i64(5), w = args.i64(6), ch = args.i64(7), oh = args.i64(8),
-                ow = args.i64(9), kh = args.i64(10), kw = args.i64(11), sh = args.i64(12), sw = args.i64(13),
-                dh = args.i64(14), dw = args.i64(15), pt = args.i64(16), pl = args.i64(17);
+  int64_t n = 0;
+  Pool2d g{};
+  if (!ReadPool(args, 4, "maxPoolGrad", &n, &g)) return nullptr;
+  const float* x = args.floats(hp, x_off, n * g.h * g.w * g.ch, "maxPoolGrad x");
+  const float* dy = args.floats(hp, dy_off, n * g.oh * g.ow * g.ch, "maxPoolGrad dy");
+  float* dx = args.floats(hp, dx_off, n * g.h * g.w * g.ch, "maxPoolGrad dx");
   if (!args.ok()) return nullptr;
-  if (n < 0 || h < 0 || w < 0 || ch < 1 || oh < 0 || ow < 0 || kh < 1 || kw < 1 || sh < 1 || sw < 1 || dh < 1 ||
-      dw < 1) {
-    args.Fail("maxPoolGrad: bad geometry");
-    return nullptr;
-  }
-  const float* x = args.floats(hp, x_off, n * h * w * ch, "maxPoolGrad x");
-  const float* dy = args.floats(hp, dy_off, n * oh * ow * ch, "maxPoolGrad dy");
-  float* dx = args.floats(hp, dx_off, n * h * w * ch, "maxPoolGrad dx");
-  if (!args.ok()) return nullptr;
-  const Pool2d g{h, w, ch, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl};
   // Tasks of whole images: an image's windows only touch its own dx.
-  const int64_t per = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, h * w * ch));
+  const int64_t per = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, g.h * g.w * g.ch));
   const int64_t tasks = (n + per - 1) / per;
   Pool::Get().For(tasks, [&](int64_t t, int) { MaxPoolGradImages(g, x, dy, dx, t * per, std::min(n, (t + 1) * per)); });
   return Undefined(env);
@@ -808,13 +804,7 @@ napi_value SumOuter(napi_env env, napi_callback_info info) {
         for (int64_t j = 0; j < inner; ++j) a[j] += row[j];
       }
     });
-    Elementwise(inner, [&](int64_t j0, int64_t j1) {
-      for (int64_t j = j0; j < j1; ++j) {
-        double sum = 0.0;
-        for (int64_t t = 0; t < blocks; ++t) sum += part[static_cast<size_t>(t * inner + j)];
-        out[j] = static_cast<float>(sum);
-      }
-    });
+    OrderedSum(part.data(), blocks, inner, out);
     return Undefined(env);
   }
   auto columns = [&](int64_t j0, int64_t j1, int) {

@@ -93,6 +93,18 @@ export function maxPoolBackward(
   }
 }
 
+// The pooling geometry of a MaxPool/MaxPoolGrad call from its input shape and attributes.
+function poolInfo(shape: ReadonlyArray<number>, attrs: tf.NamedAttrMap): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(
+    shape as [number, number, number, number],
+    attrs.filterSize as [number, number] | number,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as "same" | "valid" | number | tf.backend_util.ExplicitPadding,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+  )
+}
+
 /**
  * `MaxPoolGrad` override.
  *
@@ -114,14 +126,7 @@ export const maxPoolGrad: Override.Override = {
       return Override.original(ctx, tf.MaxPoolGrad).kernelFunc(args)
     }
     const backend = Wasm.backendOf(args.backend)
-    const info = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      attrs.filterSize as [number, number] | number,
-      attrs.strides as [number, number] | number,
-      1,
-      attrs.pad as "same" | "valid" | number | tf.backend_util.ExplicitPadding,
-      attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
-    )
+    const info = poolInfo(input.shape, attrs)
     const out = backend.makeOutput([...input.shape], "float32")
     const native = ctx.native()
     if (native !== undefined) {
@@ -162,14 +167,7 @@ export const maxPool: Override.Override = {
       return Override.original(ctx, tf.MaxPool).kernelFunc(args)
     }
     const backend = Wasm.backendOf(args.backend)
-    const info = tf.backend_util.computePool2DInfo(
-      x.shape as [number, number, number, number],
-      attrs.filterSize as [number, number] | number,
-      attrs.strides as [number, number] | number,
-      1,
-      attrs.pad as "same" | "valid" | number | tf.backend_util.ExplicitPadding,
-      attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
-    )
+    const info = poolInfo(x.shape, attrs)
     const out = backend.makeOutput(
       [info.batchSize, info.outHeight, info.outWidth, info.outChannels],
       "float32",
