@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the workloads W1–W4 (shared/PERFORMANCE.md) side by side in one run, through
+ * `npm run bench`: the workloads W1–W4 (bench/kernels/workloads.ts) side by side in one run, through
  * (a) a Retort pipeline (the interpreter's compiled step, `bench/retort-worker.ts`), (b) a
  * hand-written tfjs loop on the same backend (`bench/kernels/worker.ts`), and (c) the PyTorch
  * peer (`bench/gpu/torch_peer.py --device cpu`) when `/usr/bin/python3 -c "import torch"` works,
@@ -281,7 +281,7 @@ the default backend (tfjs-wasm with Retort's kernels, ${values.pure ? "pure wasm
 Median ms per training step (batch 128) over ${rounds} interleaved rounds of ${values.seconds} s each; ratios are medians
 of per-round ratios. These shared machines vary ±20–30 % from run to run: compare ratios taken in one run.
 
-The workloads (\`shared/PERFORMANCE.md\`): W1 MLP 784-256-256-10; W2 CNN conv32-pool-conv64-pool-dense128-dense10;
+The workloads (\`bench/kernels/workloads.ts\`, the project's reference sizes): W1 MLP 784-256-256-10; W2 CNN conv32-pool-conv64-pool-dense128-dense10;
 W3 frozen W2 teacher + W1 student, 0.1·CE + 0.9·T²·KL, T = 4; W4 ResNet (stem + 4 residual blocks of 32 channels,
 per-sample drop-path 0.1–0.3) duplicated into two stochastic-depth submodels with mutual BCE (cosub). Adam 1e-3.
 

@@ -40,4 +40,11 @@ for tool in "${CXX:-c++}" make python3; do
 done
 
 node "$gyp" rebuild --nodedir="$nodedir" --loglevel=warn
+# -march=native code may not run on another CPU: record this one's instruction-set flags so that
+# Retort refuses to load the addon on a CPU that lacks one (instead of dying of SIGILL).
+cpu_file="$root/native/build/Release/retort_native.cpu"
+rm -f "$cpu_file"
+if [ -z "${RETORT_NATIVE_MARCH:-}" ] && [ -r /proc/cpuinfo ]; then
+  grep -m1 -E '^(flags|Features)' /proc/cpuinfo | sed 's/^[^:]*: *//' > "$cpu_file" || rm -f "$cpu_file"
+fi
 echo "build-native: built $root/native/build/Release/retort_native.node"

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch peer for Retort's reference workloads W1-W4 (see shared/PERFORMANCE.md).
+"""PyTorch peer for Retort's reference workloads W1-W4 (see bench/kernels/workloads.ts).
 
 Needs PyTorch (Debian: apt-get install -y python3-torch; on a GPU machine a CUDA build of torch).
 Run:  python3 bench/gpu/torch_peer.py [--device cpu|cuda] [--threads N] [--seconds S] [--only W1,W3] [--batch 128]

@@ -395,6 +395,87 @@ const straightThrough = (
 const fusable = (a: ActivationName): a is "linear" | "relu" => a === "linear" || a === "relu"
 
 /**
+ * Gradients for the fused kernels `FusedConv2D` and `_FusedMatMul` with a bias and ReLU, so that
+ * a training step runs `relu(product + bias)` as one kernel: tfjs-core's `tf.fused.*` ops fall
+ * back to product → `Add` → `Relu` (three passes over the output) while a gradient is being
+ * taken and the activation is not linear. The gradient is tfjs-core's own fused one:
+ * `dyᵣ = dy·step(y)` (through the registered ReLU gradient, with `y` for `x`: `y > 0` exactly
+ * when `x > 0`), the product's gradients of `dyᵣ`, and `Σ dyᵣ` for the bias — the last three lazily
+ * (tfjs-core calls only those of inputs on the gradient's path), so the gradient of a network's
+ * input images is never computed. (`dyᵣ` is computed up front: each thunk runs in its own tidy.)
+ */
+const fusedGradients = (): void => {
+  if (tf.getGradient(tf.FusedConv2D) !== undefined) return
+  const reluGrad = (dy: tf.Tensor, y: tf.Tensor): tf.Tensor =>
+    tf.getGradient(tf.Relu)!.gradFunc(dy, [y], {}).x!() as tf.Tensor
+  const biasGrad = (dyr: tf.Tensor, bias: tf.Tensor): tf.Tensor => {
+    const axes = Array.from({ length: dyr.rank - bias.rank }, (_, i) => i)
+    return tf.reshape(axes.length === 0 ? dyr : tf.sum(dyr, axes), bias.shape)
+  }
+  const relu = (kernel: string, attrs: tf.NamedAttrMap): void => {
+    if (attrs.activation !== "relu")
+      throw new Error(`${kernel} gradient: activation ${String(attrs.activation)} (only relu is taped)`)
+  }
+  tf.registerGradient({
+    kernelName: tf.FusedConv2D,
+    inputsToSave: ["x", "filter", "bias"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      relu(tf.FusedConv2D, attrs)
+      const [x, filter, bias, y] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor, tf.Tensor4D]
+      const { strides, pad } = attrs as { strides: [number, number]; pad: "same" | "valid" }
+      const dyr = reluGrad(dy as tf.Tensor, y) as tf.Tensor4D
+      return {
+        x: () => tf.conv2dTranspose(dyr, filter, x.shape, strides, pad),
+        filter: () =>
+          tf
+            .engine()
+            .runKernel(
+              tf.Conv2DBackpropFilter,
+              { x, dy: dyr },
+              { strides, pad, dataFormat: "NHWC", filterShape: filter.shape },
+            ) as tf.Tensor,
+        bias: () => biasGrad(dyr, bias),
+      }
+    },
+  })
+  tf.registerGradient({
+    kernelName: tf._FusedMatMul,
+    inputsToSave: ["a", "b", "bias"],
+    outputsToSave: [true],
+    gradFunc: (dy, saved, attrs) => {
+      relu(tf._FusedMatMul, attrs)
+      if (attrs.transposeA || attrs.transposeB)
+        throw new Error("_FusedMatMul gradient: transposes are not taped")
+      const [a, b, bias, y] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor, tf.Tensor2D]
+      const dyr = reluGrad(dy as tf.Tensor, y) as tf.Tensor2D
+      return {
+        a: () => tf.matMul(dyr, b, false, true),
+        b: () => tf.matMul(a, dyr, true, false),
+        bias: () => biasGrad(dyr, bias),
+      }
+    },
+  })
+}
+
+/**
+ * `relu(product + bias)` through the fused kernel while a gradient is being taken (see
+ * {@link fusedGradients}); `undefined` when tfjs-core's fused op fuses by itself (no gradient)
+ * or there is no bias.
+ */
+const fusedRelu = (
+  kernel: string,
+  inputs: tf.NamedTensorMap,
+  attrs: tf.NamedAttrMap,
+  bias: tf.Tensor | undefined,
+): tf.Tensor | undefined => {
+  if (bias === undefined || (tf.engine().state as { gradientDepth: number }).gradientDepth === 0)
+    return undefined
+  fusedGradients()
+  return tf.engine().runKernel(kernel, { ...inputs, bias }, { ...attrs, activation: "relu" }) as tf.Tensor
+}
+
+/**
  * A dense layer on the last axis: `activation(x·kernel + bias)`, reading `path/kernel` and (if
  * present) `path/bias`. Inputs of any rank ≥ 2. With `binarizable` and a binarising run, the
  * kernel (and, for activation binarisation, the input) go through {@link binarizeKernel} /
@@ -427,12 +508,18 @@ export const dense = (
   }
   const shape = x.shape
   const x2 = x.rank === 2 ? x : tf.reshape(x, [-1, shape[shape.length - 1]!])
-  const y = tf.fused.matMul({
-    a: x2 as tf.Tensor2D,
-    b: kernel,
-    ...(bias === undefined ? {} : { bias }),
-    activation: fusable(activation) ? activation : "linear",
-  })
+  const fused =
+    activation === "relu"
+      ? fusedRelu(tf._FusedMatMul, { a: x2, b: kernel }, { transposeA: false, transposeB: false }, bias)
+      : undefined
+  const y =
+    fused ??
+    tf.fused.matMul({
+      a: x2 as tf.Tensor2D,
+      b: kernel,
+      ...(bias === undefined ? {} : { bias }),
+      activation: fusable(activation) ? activation : "linear",
+    })
   const out = fusable(activation) ? y : activate(y, activation)
   return x.rank === 2 ? out : tf.reshape(out, [...shape.slice(0, -1), kernel.shape[1]])
 }
@@ -482,11 +569,22 @@ export const conv2d = (
     if (run.binarize.activations) x = signSte(x, run.binarize.temperature) as tf.Tensor4D
   }
   const stride = options.stride ?? 1
+  const pad = options.pad ?? "same"
+  const fused =
+    activation === "relu"
+      ? fusedRelu(
+          tf.FusedConv2D,
+          { x, filter: kernel },
+          { strides: [stride, stride], pad, dataFormat: "NHWC", dilations: [1, 1] },
+          bias,
+        )
+      : undefined
+  if (fused !== undefined) return fused as tf.Tensor4D
   const y = tf.fused.conv2d({
     x,
     filter: kernel,
     strides: [stride, stride],
-    pad: options.pad ?? "same",
+    pad,
     ...(bias === undefined ? {} : { bias }),
     activation: fusable(activation) ? activation : "linear",
   })

@@ -14,7 +14,7 @@
  *
  * @since 0.1.0
  */
-import { existsSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -211,6 +211,41 @@ export function locate(): string | undefined {
 
 let cached: Extract<Load, { _tag: "Loaded" }> | undefined
 
+const readIfExists = (file: string): string | undefined => {
+  try {
+    return readFileSync(file, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+/** Instruction-set extensions a compiler may use under `-march=native` (x86 and Arm names). */
+const SIMD =
+  /^(sse|ssse|avx|fma|f16c|bmi|amx|popcnt|movbe|lzcnt|abm|vpclmul|vaes|gfni|sha|asimd|sve|fp16|i8mm|bf16|dotprod)/
+
+/**
+ * The instruction-set flags of the CPU the addon was built on (`built`, a `/proc/cpuinfo` flags
+ * line recorded by `scripts/build-native.sh`) that the `current` CPU's flags line lacks. The addon
+ * is compiled with `-march=native`; loading it on a CPU without one of these would die of an
+ * illegal instruction, so {@link load} refuses and says to rebuild.
+ *
+ * @example
+ * ```ts
+ * import * as Native from "./Native.js"
+ * Native.missingCpuFeatures("fpu sse2 avx2 avx512f hypervisor", "fpu sse2 avx2") // ["avx512f"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export function missingCpuFeatures(built: string, current: string): ReadonlyArray<string> {
+  const have = new Set(current.trim().split(/\s+/))
+  return built
+    .trim()
+    .split(/\s+/)
+    .filter((flag) => SIMD.test(flag) && !have.has(flag))
+}
+
 /**
  * Loads the addon (a successful load is cached). Honours `RETORT_NATIVE=0` (forces pure wasm).
  *
@@ -232,6 +267,17 @@ export function load(): Load {
       _tag: "Unavailable",
       reason: `native kernels not built (${FILE} not found; run \`npm run build:native\`, which needs a C++ compiler, make and python3)`,
     }
+  }
+  const built = readIfExists(file.replace(/\.node$/, ".cpu"))
+  const current = readIfExists("/proc/cpuinfo")
+  if (built !== undefined && current !== undefined) {
+    const flags = /^(?:flags|Features)\s*:(.*)$/m.exec(current)?.[1] ?? ""
+    const missing = missingCpuFeatures(built, flags)
+    if (missing.length > 0)
+      return {
+        _tag: "Unavailable",
+        reason: `${file} was built for a CPU with ${missing.join(", ")}, which this one lacks; rebuild it here with \`npm run build:native\``,
+      }
   }
   try {
     const addon = createRequire(import.meta.url)(file) as Addon

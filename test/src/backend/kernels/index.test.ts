@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -99,6 +102,28 @@ describe("registerWasmKernels", () => {
     expect(report.native).toBe(false)
     expect(report.nativeReason).toMatch(/failed to load \/nonexistent\/retort_native.node/)
   })
+
+  it("lists the build CPU's instruction-set flags that this CPU lacks", () => {
+    expect(Native.missingCpuFeatures("fpu sse2 avx2 avx512f avx512bw hypervisor", "fpu sse2 avx2")).toEqual([
+      "avx512f",
+      "avx512bw",
+    ])
+    expect(Native.missingCpuFeatures("fp asimd sve", "fp asimd sve i8mm")).toEqual([])
+  })
+
+  it.skipIf(!existsSync("/proc/cpuinfo"))(
+    "refuses an addon built for a CPU with instructions this one lacks, and says to rebuild",
+    () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), "retort-cpu-"))
+      writeFileSync(path.join(dir, "retort_native.node"), "not loaded")
+      writeFileSync(path.join(dir, "retort_native.cpu"), "fpu sse2 avx9000f\n")
+      process.env.RETORT_NATIVE_PATH = path.join(dir, "retort_native.node")
+      const report = registerWasmKernels()
+      expect(report.native).toBe(false)
+      expect(report.nativeReason).toMatch(/built for a CPU with avx9000f, which this one lacks; rebuild/)
+      rmSync(dir, { recursive: true })
+    },
+  )
 
   it.skipIf(nativeLoad._tag !== "Loaded")(
     "uses the native addon when it is built, with the requested threads",
