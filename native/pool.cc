@@ -63,6 +63,12 @@ void Pool::Drain(int worker) {
   }
 }
 
+namespace {
+constexpr uint64_t kClosed = uint64_t{1} << 31;
+constexpr uint64_t kInside = kClosed - 1;
+inline uint64_t GateOf(uint64_t generation) { return (generation & 0xffffffffu) << 32; }
+}  // namespace
+
 void Pool::Worker(int index, uint64_t seen) {
   in_task = true;
   for (;;) {
@@ -74,14 +80,27 @@ void Pool::Worker(int index, uint64_t seen) {
     if (now == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      now = generation_.load(std::memory_order_acquire);
     }
-    seen = generation_.load(std::memory_order_acquire);
+    seen = now;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return;
     }
-    if (job_ != nullptr) Drain(index);
-    if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // Join the job of generation `now` if it is still open; job_ and tasks_ are then that job's
+    // and stay valid until this worker leaves (the caller waits for "inside" to drop to 0).
+    uint64_t gate = gate_.load(std::memory_order_acquire);
+    bool joined = false;
+    while ((gate & ~(kClosed | kInside)) == GateOf(now) && (gate & kClosed) == 0) {
+      if (gate_.compare_exchange_weak(gate, gate + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) continue;
+    Drain(index);
+    const uint64_t left = gate_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+    if ((left & kClosed) != 0 && (left & kInside) == 0) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.notify_one();
     }
@@ -95,23 +114,30 @@ void Pool::For(int64_t tasks, const std::function<void(int64_t, int)>& fn) {
     for (int64_t t = 0; t < tasks; ++t) fn(t, 0);
     return;
   }
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;
     tasks_ = tasks;
     next_.store(0, std::memory_order_relaxed);
-    active_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation = generation_.load(std::memory_order_relaxed) + 1;
+    gate_.store(GateOf(generation), std::memory_order_release);
+    generation_.store(generation, std::memory_order_release);
   }
   wake_.notify_all();
   in_task = true;
   Drain(0);
   in_task = false;
-  // Wait for the workers to finish their last task (spin first, then sleep).
-  for (int spin = 0; active_.load(std::memory_order_acquire) != 0 && spin < kSpin * 4; ++spin) RETORT_PAUSE();
-  if (active_.load(std::memory_order_acquire) != 0) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
+  // Every task is claimed: close the job to latecomers, then wait for the workers inside to
+  // finish the tasks they hold (spin first, then sleep).
+  const uint64_t closed = gate_.fetch_or(kClosed, std::memory_order_acq_rel) | kClosed;
+  if ((closed & kInside) != 0) {
+    for (int spin = 0; (gate_.load(std::memory_order_acquire) & kInside) != 0 && spin < kSpin * 4; ++spin)
+      RETORT_PAUSE();
+    if ((gate_.load(std::memory_order_acquire) & kInside) != 0) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [&] { return (gate_.load(std::memory_order_acquire) & kInside) == 0; });
+    }
   }
   std::lock_guard<std::mutex> lock(mutex_);
   job_ = nullptr;

@@ -7,8 +7,11 @@
 // worker index (0 = the caller) is only for choosing per-thread scratch memory.
 //
 // Workers spin briefly after a job (the kernels of one training step come in quick succession)
-// and then sleep on a condition variable. A call from inside a task, or from a second thread
-// while a job is running, runs serially on the caller.
+// and then sleep on a condition variable. The caller works on the tasks itself and waits only
+// for workers that have joined the job and are still running a task: a worker that wakes late
+// (asleep, or descheduled on a loaded machine) finds the job closed and skips it, instead of
+// holding every call up until the scheduler runs it. A call from inside a task, or from a
+// second thread while a job is running, runs serially on the caller.
 
 #pragma once
 
@@ -54,7 +57,10 @@ class Pool {
   const std::function<void(int64_t, int)>* job_ = nullptr;
   int64_t tasks_ = 0;
   std::atomic<int64_t> next_{0};
-  std::atomic<int> active_{0};
+  // The job's gate: generation (high 32 bits), closed (bit 31), workers inside (low 31 bits).
+  // A worker joins by incrementing "inside" only while the generation is its own and the job is
+  // open; the caller closes the job once every task is claimed and waits for "inside" to be 0.
+  std::atomic<uint64_t> gate_{0};
   std::atomic<uint64_t> generation_{0};
   bool stopping_ = false;
 };

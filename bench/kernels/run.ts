@@ -1,12 +1,12 @@
 /**
  * W1–W4 training steps as hand-written tfjs loops on (a) stock wasm, (b) wasm + Retort's pure
  * overrides, (c) wasm + the native addon, (d) = (c) + Retort's fused Adam — side by side with the PyTorch peer
- * (shared/bench/torch_peer.py, Debian python3-torch) at the same thread count, in one run.
+ * (bench/gpu/torch_peer.py, Debian python3-torch) at the same thread count, in one run.
  * Each measurement runs in a fresh process; workloads are interleaved so that load changes on a
  * shared machine hit all configurations alike. Prints a table of median ms/step and ratios.
  *
  *   npx tsx bench/kernels/run.ts [--threads 1[,2]] [--seconds 4] [--only W1,W2] [--modes stock,pure,native,fused]
- *     [--rounds 3] [--torch /work/shared/bench/torch_peer.py] [--json out.json]
+ *     [--rounds 3] [--torch bench/gpu/torch_peer.py] [--json out.json]
  *
  * With `--rounds N` everything is measured N times; cells show the median ms/step and ratios
  * the median of the per-round ratios (each taken between runs made at the same moment).
@@ -29,7 +29,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "4" },
     only: { type: "string", default: "W1,W2,W3,W4" },
     modes: { type: "string", default: "stock,pure,native,fused" },
-    torch: { type: "string", default: path.resolve(root, "../shared/bench/torch_peer.py") },
+    torch: { type: "string", default: path.resolve(root, "bench/gpu/torch_peer.py") },
     python: { type: "string", default: "/usr/bin/python3" },
     json: { type: "string" },
     rounds: { type: "string", default: "1" },
@@ -147,7 +147,7 @@ for (const [key, rs] of Object.entries(results)) {
 }
 const widths = header.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
 console.log(
-  `ms per training step (median${rounds > 1 ? ` of ${rounds} rounds, range` : ""}), batch 128, Adam; native (OpenBLAS) threads = torch threads`,
+  `ms per training step (median${rounds > 1 ? ` of ${rounds} rounds, range` : ""}), batch 128, Adam; native threads = torch threads`,
 )
 for (const row of rows) console.log(`| ${row.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`)
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(results, null, 2))

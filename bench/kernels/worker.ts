@@ -5,7 +5,7 @@
  *   npx tsx bench/kernels/worker.ts --mode native --workload W2 [--seconds 4] [--threads 2] [--profile]
  *
  * Modes: `stock` (tfjs-backend-wasm as shipped), `pure` (Retort overrides, no addon),
- * `native` (Retort overrides on the OpenBLAS addon), `fused` (native + Retort's fused Adam).
+ * `native` (Retort overrides on its native addon), `fused` (native + Retort's fused Adam).
  *
  * @since 0.1.0
  */

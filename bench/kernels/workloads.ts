@@ -1,7 +1,7 @@
 /**
- * The reference workloads W1–W4 (shared/PERFORMANCE.md) as hand-written tfjs training steps:
+ * The reference workloads W1–W4 (the project's reference sizes) as hand-written tfjs training steps:
  * `tf.variableGrads` + `tf.train.adam(1e-3)` (or Retort's fused Adam), batch 128, 28×28×1 inputs, 10 classes. Same
- * shapes, losses and optimiser as shared/bench/torch_peer.py, so ms/step compare directly.
+ * shapes, losses and optimiser as bench/gpu/torch_peer.py, so ms/step compare directly.
  *
  * @example
  * ```ts

@@ -5,7 +5,7 @@
  * - `Conv2DBackpropFilter` (stock wasm has none): `im2col(x)ᵀ · dy`.
  * - `Conv2DBackpropInput` (a scalar loop in stock wasm): `col2im(dy · Wᵀ)`.
  *
- * Native path: the addon does im2col/col2im and OpenBLAS sgemm in cache-sized chunks (direct
+ * Native path: the addon does im2col/col2im and its own sgemm in cache-sized chunks (direct
  * loops for short rows, e.g. single-channel inputs), bias and ReLU fused. Pure path:
  * im2col/col2im in typed-array JS on the wasm heap and the product on stock wasm's XNNPACK
  * matmul. Stock wasm's own XNNPACK convolution corrupts memory or returns zeros for some small

@@ -1,7 +1,7 @@
 /**
  * `BatchMatMul` and `_FusedMatMul` for the wasm backend. Stock wasm uses XNNPACK only for
  * untransposed, batch-1 products and otherwise a scalar loop (~1 GFLOP/s); backprop always
- * multiplies by transposes. Native path: OpenBLAS sgemm with transpose flags, bias and ReLU
+ * multiplies by transposes. Native path: the addon's packed sgemm with transpose flags, bias and ReLU
  * fused into the epilogue. Pure path: transposes are materialised with the wasm `Transpose`
  * kernel and the untransposed XNNPACK path is called.
  *

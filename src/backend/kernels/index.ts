@@ -1,7 +1,7 @@
 /**
  * Retort's kernel overrides for the tfjs "wasm" backend: fast transposed matmuls, the missing
  * `Conv2DBackpropFilter`, faster `Conv2DBackpropInput`, `MaxPoolGrad` and bias-gradient
- * `Sum`, optionally on a native OpenBLAS addon that works in place on the wasm heap.
+ * `Sum`, optionally on Retort's native addon (its own sgemm and thread pool) that works in place on the wasm heap.
  *
  * The stock kernels are kept (`tf.getKernel` before overriding) and used for whatever an
  * override does not cover (other dtypes, NCHW, unusual broadcasts or activations).
