@@ -26,6 +26,7 @@
  */
 export * as Augment from "./Augment.js"
 export * as Codec from "./Codec.js"
+export * as Compute from "./Compute.js"
 export * as Issue from "./Issue.js"
 export * as Loss from "./Loss.js"
 export * as Model from "./Model.js"

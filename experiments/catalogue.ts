@@ -3,16 +3,18 @@
  * to run in about 30 minutes or less on 2 cores on the default (wasm) backend, over 3 seeds.
  */
 import type { Pipeline } from "../dsl/index.js"
-import { Model, Phase } from "../dsl/index.js"
+import { Compute, Model, Phase } from "../dsl/index.js"
 import * as bornAgain from "../pipelines/born-again.js"
 import * as byot from "../pipelines/byot.js"
 import * as cosub from "../pipelines/cosub.js"
 import * as cyclical from "../pipelines/cyclical.js"
 import * as deit from "../pipelines/deit.js"
 import * as kd from "../pipelines/kd.js"
+import * as kdVsSwa from "../pipelines/kd-vs-swa.js"
 import * as place from "../pipelines/place.js"
 import * as sdDropout from "../pipelines/sd-dropout.js"
 import * as swa from "../pipelines/swa.js"
+import tunedBaselineSweep, * as tunedBaseline from "../pipelines/sweeps/tuned-baseline.js"
 import type { PhaseResult } from "../src/runtime/Run.js"
 import type { Arm, Experiment } from "./lib.js"
 
@@ -322,5 +324,99 @@ export const experiments: ReadonlyArray<Experiment> = [
     ),
     method: ["place", "shifted"],
     baseline: ["baseline", "shifted"],
+  },
+  {
+    name: "kd-vs-swa",
+    title: "KD vs SWA at equal compute: two ways to improve the same compact student",
+    claim:
+      "compared at the same number of forward + backward passes, KD (whose passes include training and running its teacher) and SWA on the student alone: one table.",
+    setting:
+      "W1 MLP students on the first 5,000 training images, batch 128. *kd*: W2 CNN teacher 2 epochs on all training images, then 15 student epochs of KD (T = 4, α = 0.9). *swa*: 15 epochs of Adam on labels, then SGD (lr 0.01, momentum 0.9) with the weights averaged each epoch for as many steps as make its forward + backward passes equal KD's (`Compute.matchSteps`); *last* is that run's last iterate, *labels* the 15 Adam epochs alone (a third of the passes). kpasses: forward + backward passes in thousands; seconds: wall time of the run on this machine.",
+    budget: "about 10 minutes",
+    seeds,
+    arms: [
+      arm(
+        "kd",
+        (seed) => kdVsSwa.kd({ seed }),
+        (ps, run) => ({
+          accuracy: metric("distil", "test/student/accuracy")(ps),
+          kpasses: Compute.total(Compute.pipeline(run.pipeline, run.trainImages)) / 1000,
+          seconds: run.seconds,
+        }),
+      ),
+      arm(
+        "swa",
+        (seed) => kdVsSwa.make({ seed }),
+        (ps, run) => ({
+          accuracy: metric("swa", "test/student_swa/accuracy")(ps),
+          last: metric("swa", "test/student/accuracy")(ps),
+          kpasses: Compute.total(Compute.pipeline(run.pipeline, run.trainImages)) / 1000,
+          seconds: run.seconds,
+        }),
+      ),
+      arm(
+        "labels",
+        (seed) => phases(kdVsSwa.make({ seed }), (ph) => ph.name === "train"),
+        (ps, run) => ({
+          accuracy: metric("train", "test/student/accuracy")(ps),
+          kpasses: Compute.total(Compute.pipeline(run.pipeline, run.trainImages)) / 1000,
+          seconds: run.seconds,
+        }),
+      ),
+    ],
+    kind: "atLeast",
+    method: ["kd", "accuracy"],
+    baseline: ["swa", "accuracy"],
+  },
+  {
+    name: "tuned-baseline",
+    title: "The tuned small-data baseline: plain CE tuned on validation, beside KD on the same images",
+    claim:
+      "plain cross-entropy with its hyper-parameters tuned on a held-out validation split is a strong baseline: report it beside every method.",
+    setting: `W1 MLP on the first ${tunedBaseline.LIMIT.toLocaleString("en")} training images (${tunedBaseline.VALIDATION.toLocaleString("en")} more held out for validation), batch 128. *default*: Adam 1e-3, no weight decay, 15 epochs (the KD experiment's baseline); *tuned*: the best of Adam lr ∈ {3e-4, 1e-3, 3e-3} × L2 weight decay ∈ {0, 1e-4, 1e-3} × {15, 30} epochs by mean validation accuracy over 3 seeds (\`pipelines/sweeps/tuned-baseline.ts\`); *kd*: the KD recipe (W2 teacher 2 epochs on all training images, T = 4, α = 0.9, 15 student epochs) on the same training images.`,
+    budget: "about 15 minutes (54 sweep runs, then 9)",
+    seeds,
+    arms: [
+      arm(
+        "default",
+        (seed) => ({ ...tunedBaseline.base, seed }),
+        pick({
+          accuracy: metric("train", "test/net/accuracy"),
+          validation: metric("train", "validation/net/accuracy"),
+          ece: metric("train", "test/net/ece"),
+        }),
+      ),
+      arm(
+        "kd",
+        (seed) => {
+          const p = phases(
+            kd.make({ seed, teacherEpochs: 2, studentEpochs: 15, limit: tunedBaseline.LIMIT }),
+            (ph) => ph.name !== "baseline",
+          )
+          return { ...p, data: { ...p.data, validation: tunedBaseline.VALIDATION } }
+        },
+        pick({
+          accuracy: metric("distil", "test/student/accuracy"),
+          ece: metric("distil", "test/student/ece"),
+        }),
+      ),
+    ],
+    tune: {
+      sweep: tunedBaselineSweep,
+      arms: ({ pipeline }) => [
+        arm(
+          "tuned",
+          (seed) => ({ ...pipeline, seed }),
+          pick({
+            accuracy: metric("train", "test/net/accuracy"),
+            validation: metric("train", "validation/net/accuracy"),
+            ece: metric("train", "test/net/ece"),
+          }),
+        ),
+      ],
+    },
+    kind: "atLeast",
+    method: ["tuned", "accuracy"],
+    baseline: ["default", "accuracy"],
   },
 ]

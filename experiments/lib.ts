@@ -10,17 +10,23 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { dirname, join } from "node:path"
 import { Effect } from "effect"
 import type { Pipeline } from "../dsl/index.js"
+import type * as SweepDsl from "../dsl/Sweep.js"
 import type * as Dataset from "../src/data/Dataset.js"
 import * as Plot from "../src/report/Plot.js"
 import { type PhaseResult, run } from "../src/runtime/Run.js"
 import * as Seeds from "../src/runtime/Seeds.js"
+import * as Sweeps from "../src/sweep/Sweep.js"
 
 /** One arm of an experiment: a pipeline per seed and the metrics to read from its result. */
 export interface Arm {
   readonly name: string
   readonly pipeline: (seed: number) => Pipeline.Pipeline
   /** Which numbers to keep, from the finished phases (e.g. the last phase's test accuracy). */
-  readonly metrics: (phases: ReadonlyArray<PhaseResult>) => Readonly<Record<string, number>>
+  readonly metrics: (
+    phases: ReadonlyArray<PhaseResult>,
+    /** The pipeline that ran, the training images its data had (after validation), its wall time. */
+    run: { readonly pipeline: Pipeline.Pipeline; readonly trainImages: number; readonly seconds: number },
+  ) => Readonly<Record<string, number>>
 }
 
 /** An experiment: the claim, the arms, the seeds and the budget it was sized for. */
@@ -45,6 +51,32 @@ export interface Experiment {
    * as good", so a method within the seed-to-seed spread of its baseline also reproduces it.
    */
   readonly kind?: "better" | "atLeast"
+  /**
+   * Arms whose hyper-parameters are chosen first: `sweep` runs (`retort sweep`'s engine, ranked on
+   * its validation metric — never the test split) and `arms` receives the best variant and its
+   * pipeline; the arms it returns run after the fixed ones, over the same seeds.
+   */
+  readonly tune?: {
+    readonly sweep: SweepDsl.Sweep
+    readonly arms: (best: {
+      readonly variant: SweepDsl.Variant
+      readonly pipeline: Pipeline.Pipeline
+    }) => ReadonlyArray<Arm>
+  }
+}
+
+/** What a tuning sweep found: its ranking as a table, the chosen variant, its minutes. */
+export interface Tuning {
+  readonly table: string
+  readonly best: string
+  readonly key: string
+  readonly seconds: number
+}
+
+/** The arms of an experiment's results, in order: the declared ones, then any tuned ones. */
+const armNames = (exp: Experiment, values: Record<string, unknown>): ReadonlyArray<string> => {
+  const fixed = exp.arms.map((a) => a.name)
+  return [...fixed, ...Object.keys(values).filter((k) => !fixed.includes(k))]
 }
 
 export const meanStd = (xs: ReadonlyArray<number>) => {
@@ -55,7 +87,9 @@ export const meanStd = (xs: ReadonlyArray<number>) => {
 
 /** Metrics shown as percentages (accuracies and agreements). */
 const isPercent = (metric: string) =>
-  /accuracy|agreement|^gen\d|ensemble|^teacher|^clean|^shifted|^last|^swa|^ema|^exit|^cls|^dist/.test(metric)
+  /accuracy|agreement|^gen\d|ensemble|^teacher|^clean|^shifted|^last|^swa|^ema|^exit|^cls|^dist|^validation/.test(
+    metric,
+  )
 
 const fmt = (metric: string, { mean, std }: { mean: number; std: number }) =>
   isPercent(metric)
@@ -122,7 +156,38 @@ export const execute = async (
         .join(" · ")} (${e.seconds.toFixed(0)} s, data ${e.data})`,
     )
   }
-  for (const arm of exp.arms)
+  // Tuned arms: run the sweep first (resumable from its own journal), then add the arms built
+  // from its best variant.
+  let arms = exp.arms
+  let tuning: Tuning | undefined
+  if (exp.tune !== undefined) {
+    const t0 = Date.now()
+    const plan = await Effect.runPromise(Sweeps.plan(exp.tune.sweep))
+    log(`${exp.name}: tuning sweep ${plan.sweep.name}, ${plan.runs.length} runs`)
+    const result = await Effect.runPromise(
+      Sweeps.runLocal(plan, {
+        // a --quick smoke run's capped runs never land where the real sweep resumes from
+        outDir: options.quick ? join(outDir, exp.name, "quick") : join(outDir, exp.name),
+        resume: options.resume === true && !options.quick,
+        backend: options.backend ?? "wasm",
+        ...(options.quick ? { maxSteps: 20 } : {}),
+        onProgress: (p) => log(`${exp.name}: sweep ${p.done}/${p.total} runs done`),
+      }),
+    )
+    const best = result.ranking[0]
+    if (best === undefined || best.metric.n === 0)
+      throw new Error(`${exp.name}: every run of the tuning sweep failed`)
+    const chosen = plan.variants.find((v) => v.variant.index === best.variant.index)!
+    arms = [...exp.arms, ...exp.tune.arms(chosen)]
+    tuning = {
+      table: Sweeps.table(result),
+      best: best.variant.label,
+      key: plan.key,
+      seconds: (Date.now() - t0) / 1000,
+    }
+    log(`${exp.name}: best variant ${best.variant.label}`)
+  }
+  for (const arm of arms)
     for (const seed of seeds) {
       const previous = done.find((e) => e.arm === arm.name && e.seed === seed)
       if (previous) {
@@ -151,14 +216,24 @@ export const execute = async (
       const entry: Entry = {
         arm: arm.name,
         seed,
-        metrics: arm.metrics(result.phases),
+        metrics: arm.metrics(result.phases, {
+          pipeline,
+          trainImages: result.dataset.train.n,
+          seconds: result.seconds,
+        }),
         seconds: (Date.now() - t0) / 1000,
         data: result.dataset.name,
       }
       if (!options.quick) appendFileSync(file, `${JSON.stringify(entry)}\n`)
       keep(entry)
     }
-  return { values: out, seconds, seeds, data: [...data].join(", ") }
+  return {
+    values: out,
+    seconds: seconds + (tuning?.seconds ?? 0),
+    seeds,
+    data: [...data].join(", "),
+    ...(tuning ? { tuning } : {}),
+  }
 }
 
 /**
@@ -209,8 +284,7 @@ export const chart = (
       `${exp.name}: ${k}${exp.lowerIsBetter && k === exp.method[1] ? " (lower is better)" : ""}`,
       k,
       isPercent(k) ? 100 : 1,
-      exp.arms
-        .map((a) => a.name)
+      armNames(exp, r.values)
         .filter((a) => (r.values[a]?.[k]?.length ?? 0) > 0)
         .map((a) => [a, r.values[a]![k]!]),
     ),
@@ -287,11 +361,25 @@ export const summary = (
     const v = verdictOf(e, r.values)
     return `| [${e.name}](#${e.name}) | ${e.claim} | **${v.verdict}** | ${e.method.join(" ")} vs ${e.baseline.join(" ")}: ${v.gap ?? "–"} | ${(r.seconds / 60).toFixed(1)} |`
   })
+  // The tuned baseline beside the methods it is comparable with (the same student and images).
+  const tuned = load("tuned-baseline")?.values
+  const acc = (arm: string) => {
+    const xs = tuned?.[arm]?.accuracy
+    return xs && xs.length > 0 ? fmt("accuracy", meanStd(xs)) : undefined
+  }
+  const beside =
+    tuned && acc("tuned") !== undefined
+      ? [
+          "",
+          `Beside every method, the tuned small-data baseline ([tuned-baseline](#tuned-baseline): the W1 MLP on plain cross-entropy, its optimiser tuned on held-out validation images): **${acc("tuned")} %** test accuracy on 5,000 training images, against ${acc("default") ?? "–"} % untuned and ${acc("kd") ?? "–"} % for KD on the same images. The experiments on other models and data sizes have their own baseline arm in their section.`,
+        ]
+      : []
   return [
     "<!-- summary:start -->",
     "| experiment | claim | verdict | method − baseline (mean ± combined std) | minutes |",
     "| --- | --- | --- | --- | --- |",
     ...rows,
+    ...beside,
     "<!-- summary:end -->",
   ].join("\n")
 }
@@ -299,15 +387,31 @@ export const summary = (
 /** Render the markdown section of an experiment's results. */
 export const section = (
   exp: Experiment,
-  r: { values: Record<string, Record<string, Array<number>>>; seconds: number; seeds: ReadonlyArray<number> },
+  r: {
+    values: Record<string, Record<string, Array<number>>>
+    seconds: number
+    seeds: ReadonlyArray<number>
+    tuning?: Tuning
+  },
   command: string,
   dataName: string,
 ) => {
   const metrics = [...new Set(Object.values(r.values).flatMap((m) => Object.keys(m)))]
-  const rows = exp.arms.map(
+  const rows = armNames(exp, r.values).map(
     (a) =>
-      `| ${a.name} | ${metrics.map((k) => (r.values[a.name]?.[k] ? fmt(k, meanStd(r.values[a.name]![k]!)) : "–")).join(" | ")} |`,
+      `| ${a} | ${metrics.map((k) => (r.values[a]?.[k] ? fmt(k, meanStd(r.values[a]![k]!)) : "–")).join(" | ")} |`,
   )
+  const tuning =
+    r.tuning === undefined
+      ? []
+      : [
+          `Tuning: the sweep \`${exp.tune?.sweep.name ?? "?"}\` ranked its variants by \`${r.tuning.key}\` (mean over the seeds; the test accuracy beside it was not used to choose) and chose **${r.tuning.best}** (${(r.tuning.seconds / 60).toFixed(1)} minutes):`,
+          "",
+          "```text",
+          r.tuning.table,
+          "```",
+          "",
+        ]
   const verdict = verdictOf(exp, r.values).text
   return [
     `<!-- experiment:${exp.name}:start -->`,
@@ -319,6 +423,7 @@ export const section = (
     "",
     `Setting: ${exp.setting} Data: ${dataName}. Seeds: ${r.seeds.join(", ")}. Budget: ${exp.budget}; its runs took ${(r.seconds / 60).toFixed(1)} minutes.`,
     "",
+    ...tuning,
     `| arm | ${metrics.join(" | ")} |`,
     `| --- | ${metrics.map(() => "---").join(" | ")} |`,
     ...rows,

@@ -12,6 +12,7 @@ import deit from "./deit.js"
 import distilFolder from "./distil-folder.js"
 import folderTeacher from "./folder-teacher.js"
 import kd from "./kd.js"
+import kdVsSwa from "./kd-vs-swa.js"
 import place from "./place.js"
 import sdDropout from "./sd-dropout.js"
 import swa from "./swa.js"
@@ -28,4 +29,5 @@ export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
   place,
   "folder-teacher": folderTeacher,
   "distil-folder": distilFolder,
+  "kd-vs-swa": kdVsSwa,
 }

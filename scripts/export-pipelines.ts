@@ -10,6 +10,7 @@ import { Codec } from "../dsl/index.js"
 import * as Sweep from "../dsl/Sweep.js"
 import { recipes } from "../pipelines/index.js"
 import kdTemperature from "../pipelines/sweeps/kd-temperature.js"
+import tunedBaseline from "../pipelines/sweeps/tuned-baseline.js"
 
 const dir = join(import.meta.dirname, "..", "pipelines", "json")
 mkdirSync(dir, { recursive: true })
@@ -21,7 +22,10 @@ for (const [name, p] of Object.entries(recipes)) {
 
 // the example sweeps, with their base pipeline inline
 const sweeps = join(import.meta.dirname, "..", "pipelines", "sweeps")
-for (const [name, s] of Object.entries({ "kd-temperature": kdTemperature })) {
+for (const [name, s] of Object.entries({
+  "kd-temperature": kdTemperature,
+  "tuned-baseline": tunedBaseline,
+})) {
   writeFileSync(join(sweeps, `${name}.json`), Codec.sweepToJson(s))
   writeFileSync(join(sweeps, `${name}.yaml`), YAML.stringify(Sweep.encode(s)))
   console.log(`pipelines/sweeps/${name}.json`)

@@ -21,10 +21,11 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect, Layer, Result, type Scope } from "effect"
 import * as AugmentDsl from "../../dsl/Augment.js"
 import * as Codec from "../../dsl/Codec.js"
+import * as Compute from "../../dsl/Compute.js"
 import * as ModelDsl from "../../dsl/Model.js"
 import type * as Phase from "../../dsl/Phase.js"
 import * as Pipeline from "../../dsl/Pipeline.js"
-import * as Ramp from "../../dsl/Ramp.js"
+import type * as Ramp from "../../dsl/Ramp.js"
 import * as Augmentation from "../augment/index.js"
 import { Backend } from "../backend/Backend.js"
 import * as State from "../compile/state.js"
@@ -411,36 +412,6 @@ const hyperClock = (step: number, total: number, stepsPerEpoch: number): Ramp.Cl
   progress: total > 0 ? step / total : 0,
 })
 
-/** The batch size of epoch `e` (ramps are evaluated at the epoch boundary). */
-const batchSizeAt = (phase: Phase.Phase, epoch: number, epochs: number): number =>
-  Math.max(
-    1,
-    Math.round(
-      typeof phase.batchSize === "number"
-        ? phase.batchSize
-        : Ramp.evaluate(phase.batchSize, { step: 0, epoch, progress: epochs > 0 ? epoch / epochs : 0 }),
-    ),
-  )
-
-/** Plan a phase: batch size and step count per epoch, and the total. */
-const planPhase = (phase: Phase.Phase, n: number, maxSteps: number | undefined) => {
-  const epochsWanted = phase.epochs ?? Number.POSITIVE_INFINITY
-  const perEpoch: Array<{ batchSize: number; steps: number }> = []
-  let total = 0
-  const cap = Math.min(phase.steps ?? Number.POSITIVE_INFINITY, maxSteps ?? Number.POSITIVE_INFINITY)
-  for (let e = 0; total < cap && e < Math.ceil(epochsWanted); e++) {
-    const bs = Math.min(batchSizeAt(phase, e, Number.isFinite(epochsWanted) ? epochsWanted : 1), n)
-    const full = Math.ceil(n / bs)
-    const frac = epochsWanted - e
-    let steps = frac < 1 ? Math.max(1, Math.round(frac * full)) : full
-    steps = Math.min(steps, cap - total)
-    perEpoch.push({ batchSize: bs, steps })
-    total += steps
-    if (!Number.isFinite(epochsWanted) && perEpoch.length > 1e6) break
-  }
-  return { perEpoch, total, stepsPerEpoch: perEpoch[0] ? Math.ceil(n / perEpoch[0].batchSize) : 1 }
-}
-
 const metricKey = (split: Phase.EvalSplit) =>
   split.corruption ? AugmentDsl.name(split.corruption, split.split) : split.split
 
@@ -794,7 +765,7 @@ const runClaimed = (
         phase.data.limit !== undefined
           ? yield* Dataset.subset(dataset.train, Math.min(phase.data.limit, dataset.train.n))
           : dataset.train
-      const plan = planPhase(phase, train.n, options.maxSteps)
+      const plan = Compute.plan(phase, train.n, options.maxSteps)
       const visits = plan.perEpoch.reduce((n, e) => n + e.steps * e.batchSize, 0)
       const cache =
         options.teacherCache !== false && visits > 1.5 * train.n

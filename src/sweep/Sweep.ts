@@ -28,7 +28,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, hostname } from "node:os"
 import { dirname, extname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -486,7 +486,8 @@ const claim = (p: Plan, outDir: string | undefined, resume: boolean): Effect.Eff
  * Runs a planned sweep on this machine: a pool of `workers` processes (default: one per core),
  * each taking the next run; every outcome is journalled as it lands; then the variants are ranked
  * and the results written (see the module documentation). With `resume`, runs already in the
- * journal are kept. Interrupting it (Ctrl-C) stops every run in progress after its checkpoint.
+ * journal are kept and an interrupted one continues from its checkpoint; without it the sweep
+ * starts from scratch (its run directories of an earlier invocation are cleared). Interrupting it (Ctrl-C) stops every run in progress after its checkpoint.
  *
  * @example
  * ```ts
@@ -506,6 +507,18 @@ export const runLocal = (
   Effect.gen(function* () {
     const t0 = performance.now()
     const dir = yield* claim(p, options.outDir, options.resume === true)
+    // Without resume a sweep starts from scratch: the run directories of an earlier invocation
+    // (perhaps capped by --max-steps) must not be continued as if they were this sweep's.
+    if (options.resume !== true)
+      yield* Effect.try({
+        try: () => rmSync(join(dir, "runs"), { recursive: true, force: true }),
+        catch: (cause) =>
+          new IoError({
+            path: join(dir, "runs"),
+            message: `cannot clear ${join(dir, "runs")}: ${String(cause)}`,
+            cause,
+          }),
+      })
     const journal = join(dir, "sweep.jsonl")
     const kept = options.resume ? journalled(journal, p) : []
     const todo = p.runs.filter((r) => !kept.some((o) => o.id === r.id))

@@ -1,9 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Result } from "effect"
+import { Effect, Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Codec, Model, Optimizer, Pipeline } from "../../dsl/index.js"
+import { Codec, Model, Optimizer, Phase, Pipeline } from "../../dsl/index.js"
+import * as SweepDsl from "../../dsl/Sweep.js"
 import {
   chart,
   type Experiment,
@@ -16,6 +17,7 @@ import {
   summary,
 } from "../../experiments/lib.js"
 import { supervised } from "../../pipelines/common.js"
+import * as Sweeps from "../../src/sweep/Sweep.js"
 import { useWasm } from "../pipelines/support.js"
 import { synthetic } from "../support/data.js"
 
@@ -99,6 +101,69 @@ describe("experiment harness", () => {
     expect(readJournal(journalPath("tiny", dir))).toHaveLength(2)
   })
 
+  it("tunes an arm first: the sweep's best variant by validation accuracy becomes the tuned arm", async () => {
+    const base = Pipeline.make({
+      name: "tiny-tune",
+      seed: 1,
+      data: Pipeline.data("mnist", { validation: 500 }),
+      models: { net: Model.mlp({ hidden: [8], classes: 10 }) },
+      phases: [
+        {
+          ...supervised("net", {
+            name: "train",
+            epochs: 3,
+            limit: 1000,
+            optimizer: Optimizer.adam({ lr: 1e-3 }),
+          }),
+          evaluate: Phase.evaluate({
+            models: ["net"],
+            splits: [{ split: "validation" }, { split: "test" }],
+            metrics: ["accuracy"],
+          }),
+        },
+      ],
+    })
+    const sweep = SweepDsl.make({
+      name: "tiny-tune",
+      pipeline: base,
+      axes: [SweepDsl.values("phases[0].step.stages[2].optimizer.lr", [1e-5, 1e-2])],
+      seeds: [1],
+      metric: { model: "net", phase: "train" },
+    })
+    const metrics = (ps: ReadonlyArray<{ readonly metrics: Readonly<Record<string, number>> }>) => ({
+      accuracy: ps[0]!.metrics["test/net/accuracy"]!,
+      validation: ps[0]!.metrics["validation/net/accuracy"]!,
+    })
+    let chosen: string | undefined
+    const exp: Experiment = {
+      name: "tiny-tune",
+      title: "a tuned arm",
+      claim: "tuning the learning rate on validation helps.",
+      setting: "MLP 8, three epochs on 1,000 MNIST digits.",
+      budget: "seconds",
+      seeds: [1],
+      arms: [{ name: "default", pipeline: (seed) => ({ ...base, seed }), metrics }],
+      tune: {
+        sweep,
+        arms: ({ variant, pipeline }) => {
+          chosen = variant.label
+          return [{ name: "tuned", pipeline: (seed) => ({ ...pipeline, seed }), metrics }]
+        },
+      },
+      method: ["tuned", "accuracy"],
+      baseline: ["default", "accuracy"],
+    }
+    const r = await execute(exp, { outDir: dir, backend: "wasm", log: () => {} })
+    // lr 1e-5 barely moves in 24 steps; 1e-2 learns: validation accuracy picks it
+    expect(chosen).toBe("lr=0.01")
+    expect(r.tuning?.best).toBe("lr=0.01")
+    expect(r.values.tuned!.validation![0]).toBeGreaterThan(0.5)
+    expect(r.values.tuned!.validation![0]).toBeGreaterThan(r.values.default!.validation![0]! + 0.1)
+    const text = section(exp, r, "npm run experiment -- tiny-tune", "mnist")
+    expect(text).toContain("chose **lr=0.01**")
+    expect(text).toMatch(/\| tuned \| /)
+  }, 120_000)
+
   it("writes a section with mean ± std, a verdict and the command, replacing only its own", () => {
     expect(meanStd([1, 2, 3])).toEqual({ mean: 2, std: 1 })
     const exp = {
@@ -178,16 +243,38 @@ describe("the experiment catalogue", () => {
   it("every arm of every experiment is a valid pipeline, and the verdict's arms and metrics exist", async () => {
     const { experiments } = await import("../../experiments/catalogue.js")
     expect(experiments.map((e) => e.name).sort()).toEqual(
-      ["born-again", "byot", "cosub", "cyclical", "deit", "kd", "place", "sd-dropout", "swa"].sort(),
+      [
+        "born-again",
+        "byot",
+        "cosub",
+        "cyclical",
+        "deit",
+        "kd",
+        "kd-vs-swa",
+        "place",
+        "sd-dropout",
+        "swa",
+        "tuned-baseline",
+      ].sort(),
     )
     for (const e of experiments) {
       expect(e.seeds.length).toBeGreaterThanOrEqual(3)
-      for (const a of e.arms) {
+      // a tuning sweep must plan (every variant valid, its metric on a validation split), and the
+      // arms built from a variant of it are checked like the others
+      const tuned =
+        e.tune === undefined
+          ? []
+          : await Effect.runPromise(Sweeps.plan(e.tune.sweep)).then((plan) => {
+              expect(plan.key, e.name).toMatch(/\/validation\//)
+              return e.tune!.arms(plan.variants[0]!)
+            })
+      const arms = [...e.arms, ...tuned]
+      for (const a of arms) {
         const r = Codec.validate(a.pipeline(1))
         expect(Result.isSuccess(r) ? [] : r.failure.issues, `${e.name}/${a.name}`).toEqual([])
       }
-      expect(e.arms.map((a) => a.name)).toContain(e.method[0])
-      expect(e.arms.map((a) => a.name)).toContain(e.baseline[0])
+      expect(arms.map((a) => a.name)).toContain(e.method[0])
+      expect(arms.map((a) => a.name)).toContain(e.baseline[0])
     }
   })
 })

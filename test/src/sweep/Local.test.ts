@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest"
 import { Codec } from "../../../dsl/index.js"
 import * as Sweep from "../../../dsl/Sweep.js"
 import kdTemperature from "../../../pipelines/sweeps/kd-temperature.js"
+import tunedBaseline from "../../../pipelines/sweeps/tuned-baseline.js"
 import * as Sweeps from "../../../src/sweep/Sweep.js"
 import { inProcess, sweep, sweepPipeline } from "../../support/sweep.js"
 
@@ -55,6 +56,14 @@ describe("sweeps on the local pool", () => {
     )
     expect(again.outcomes).toEqual(r.outcomes)
     expect(readFileSync(join(dir, "sweep.jsonl"), "utf8")).toBe(journal)
+
+    // without --resume a sweep starts from scratch: a run capped by --max-steps before is not
+    // continued as if it were this sweep's (it was: its final checkpoint "resumed" at once)
+    const one = { ...plan, runs: plan.runs.slice(0, 1) }
+    const capped = await Effect.runPromise(Sweeps.runLocal(one, { outDir: out, backend: "cpu", maxSteps: 1 }))
+    const full = await Effect.runPromise(Sweeps.runLocal(one, { outDir: out, backend: "cpu" }))
+    expect(capped.outcomes[0]!.metrics).not.toEqual(r.outcomes[0]!.metrics)
+    expect(full.outcomes[0]!.metrics).toEqual(r.outcomes[0]!.metrics)
   }, 240_000)
 
   it("a malformed sweep: every problem with its path, before anything runs", async () => {
@@ -145,6 +154,26 @@ describe("sweeps on the local pool", () => {
       expect(p.sweep).toEqual(plans[0]!.sweep)
     }
     expect(readFileSync(join(dir, "kd-temperature.json"), "utf8")).toBe(Codec.sweepToJson(kdTemperature))
+  })
+
+  it("the tuned-baseline sweep: TS, JSON and YAML plan to the same 54 runs, ranked on validation", async () => {
+    const dir = join(import.meta.dirname, "../../../pipelines/sweeps")
+    const plans = await Promise.all(
+      ["tuned-baseline.ts", "tuned-baseline.json", "tuned-baseline.yaml"].map((f) =>
+        Effect.runPromise(Sweeps.load(join(dir, f))),
+      ),
+    )
+    for (const p of plans) {
+      expect(p.runs).toHaveLength(54)
+      expect(p.key).toBe("train/validation/net/accuracy")
+      expect(p.sweep).toEqual(plans[0]!.sweep)
+    }
+    // every variant changes exactly the optimiser or the epochs of the untuned baseline
+    const last = plans[0]!.variants.at(-1)!.pipeline
+    expect(last.phases[0]!.epochs).toBe(30)
+    expect(JSON.stringify(last.phases[0]!.step.stages[2])).toContain('"lr":0.003')
+    expect(JSON.stringify(last.phases[0]!.step.stages[2])).toContain('"weightDecay":0.001')
+    expect(readFileSync(join(dir, "tuned-baseline.json"), "utf8")).toBe(Codec.sweepToJson(tunedBaseline))
   })
 
   it("retort sweep on a malformed file: every problem with its path, exit 1, no stack trace, nothing run", () => {
