@@ -94,7 +94,9 @@ const isPercent = (metric: string) =>
 const fmt = (metric: string, { mean, std }: { mean: number; std: number }) =>
   isPercent(metric)
     ? `${(100 * mean).toFixed(2)} ± ${(100 * std).toFixed(2)}`
-    : `${mean.toFixed(4)} ± ${std.toFixed(4)}`
+    : ((d) => `${mean.toFixed(d)} ± ${std.toFixed(d)}`)(
+        Math.abs(mean) >= 100 ? 1 : Math.abs(mean) >= 1 ? 2 : 4,
+      )
 
 /** One finished run of an arm, as kept in the experiment's journal. */
 export interface Entry {
