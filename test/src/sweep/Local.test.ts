@@ -141,39 +141,33 @@ describe("sweeps on the local pool", () => {
     expect(readFileSync(events, "utf8")).toContain('"_tag":"Checkpointed"')
   }, 120_000)
 
-  it("the example sweep: TS, JSON and YAML are the same value and plan to 12 valid runs", async () => {
-    const dir = join(import.meta.dirname, "../../../pipelines/sweeps")
-    const plans = await Promise.all(
-      ["kd-temperature.ts", "kd-temperature.json", "kd-temperature.yaml"].map((f) =>
-        Effect.runPromise(Sweeps.load(join(dir, f))),
-      ),
-    )
-    for (const p of plans) {
-      expect(p.runs).toHaveLength(12)
-      expect(p.key).toBe("distil/validation/student/accuracy")
-      expect(p.sweep).toEqual(plans[0]!.sweep)
-    }
-    expect(readFileSync(join(dir, "kd-temperature.json"), "utf8")).toBe(Codec.sweepToJson(kdTemperature))
-  })
+  it.each([
+    { name: "kd-temperature", sweep: kdTemperature, runs: 12, key: "distil/validation/student/accuracy" },
+    { name: "tuned-baseline", sweep: tunedBaseline, runs: 54, key: "train/validation/net/accuracy" },
+  ])(
+    "the example sweep $name: TS, JSON and YAML are the same value and plan to $runs valid runs",
+    async (c) => {
+      const dir = join(import.meta.dirname, "../../../pipelines/sweeps")
+      const plans = await Promise.all(
+        [`${c.name}.ts`, `${c.name}.json`, `${c.name}.yaml`].map((f) =>
+          Effect.runPromise(Sweeps.load(join(dir, f))),
+        ),
+      )
+      for (const p of plans) {
+        expect(p.runs).toHaveLength(c.runs)
+        expect(p.key).toBe(c.key)
+        expect(p.sweep).toEqual(plans[0]!.sweep)
+      }
+      expect(readFileSync(join(dir, `${c.name}.json`), "utf8")).toBe(Codec.sweepToJson(c.sweep))
+    },
+  )
 
-  it("the tuned-baseline sweep: TS, JSON and YAML plan to the same 54 runs, ranked on validation", async () => {
-    const dir = join(import.meta.dirname, "../../../pipelines/sweeps")
-    const plans = await Promise.all(
-      ["tuned-baseline.ts", "tuned-baseline.json", "tuned-baseline.yaml"].map((f) =>
-        Effect.runPromise(Sweeps.load(join(dir, f))),
-      ),
-    )
-    for (const p of plans) {
-      expect(p.runs).toHaveLength(54)
-      expect(p.key).toBe("train/validation/net/accuracy")
-      expect(p.sweep).toEqual(plans[0]!.sweep)
-    }
-    // every variant changes exactly the optimiser or the epochs of the untuned baseline
-    const last = plans[0]!.variants.at(-1)!.pipeline
+  it("the tuned-baseline sweep's variants change only the optimiser and the epochs", async () => {
+    const plan = await Effect.runPromise(Sweeps.plan(tunedBaseline))
+    const last = plan.variants.at(-1)!.pipeline
     expect(last.phases[0]!.epochs).toBe(30)
     expect(JSON.stringify(last.phases[0]!.step.stages[2])).toContain('"lr":0.003')
     expect(JSON.stringify(last.phases[0]!.step.stages[2])).toContain('"weightDecay":0.001')
-    expect(readFileSync(join(dir, "tuned-baseline.json"), "utf8")).toBe(Codec.sweepToJson(tunedBaseline))
   })
 
   it("retort sweep on a malformed file: every problem with its path, exit 1, no stack trace, nothing run", () => {
