@@ -11,7 +11,10 @@
  * `train` mode that an optimise stage updates is also one backward. Per phase: that times the
  * samples the phase visits (batch size × steps, from the same plan the runner follows).
  *
- * Everything here is pure (no tfjs): the number of training images is an argument.
+ * Everything here is pure (no tfjs): the number of training images is an argument — a number, or
+ * a function giving each phase's (for pipelines whose phases see different subsets, e.g. only some
+ * classes with `data.classes`; a plain number counts such a phase on all `n` images). A phase's
+ * `limit` is applied on top.
  *
  * @example
  * ```ts
@@ -151,8 +154,19 @@ export const batchSizeAt = (phase: Phase.Phase, epoch: number, epochs: number): 
     ),
   )
 
-/** The training images a phase sees: its `limit` of the `n` available. */
-const imagesOf = (phase: Phase.Phase, n: number): number => Math.min(n, phase.data.limit ?? n)
+/**
+ * Training images: all of them, or per phase (the images the phase draws from, before its `limit`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Images = number | ((phase: Phase.Phase) => number)
+
+/** The training images a phase sees: its `limit` of those available to it. */
+const imagesOf = (phase: Phase.Phase, n: Images): number => {
+  const all = typeof n === "number" ? n : n(phase)
+  return Math.min(all, phase.data.limit ?? all)
+}
 
 /**
  * The passes a phase spends on `n` training images (the pipeline's, before the phase's `limit`).
@@ -174,7 +188,7 @@ const imagesOf = (phase: Phase.Phase, n: number): number => Math.min(n, phase.da
  * @since 0.1.0
  * @category accessors
  */
-export const phase = (p: Phase.Phase, n: number): Passes => {
+export const phase = (p: Phase.Phase, n: Images): Passes => {
   const samples = plan(p, imagesOf(p, n)).perEpoch.reduce((a, e) => a + e.steps * e.batchSize, 0)
   const per = perSample(p.step)
   return { forward: per.forward * samples, backward: per.backward * samples }
@@ -194,7 +208,7 @@ export const phase = (p: Phase.Phase, n: number): Passes => {
  * @since 0.1.0
  * @category accessors
  */
-export const pipeline = (p: Pipeline.Pipeline, n: number): Passes =>
+export const pipeline = (p: Pipeline.Pipeline, n: Images): Passes =>
   p.phases.reduce<Passes>(
     (acc, ph) => {
       const c = phase(ph, n)
@@ -236,7 +250,7 @@ export const matchSteps = (
   p: Pipeline.Pipeline,
   phaseName: string,
   reference: Pipeline.Pipeline,
-  n: number,
+  n: Images,
 ): Pipeline.Pipeline | undefined => {
   const index = p.phases.findIndex((ph) => ph.name === phaseName)
   const target = p.phases[index]

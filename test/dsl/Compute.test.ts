@@ -59,6 +59,16 @@ describe("Compute: passes", () => {
       forward: teacher + 2 * student,
       backward: teacher + student,
     })
+    // per-phase image counts (e.g. a phase on half of the classes)
+    const halves = Pipeline.make({
+      name: "h",
+      models,
+      phases: [train("a", "net", { epochs: 1 }), train("b", "net", { epochs: 1 })],
+    })
+    expect(Compute.pipeline(halves, (ph) => (ph.name === "a" ? 1000 : 500))).toEqual({
+      forward: 1500,
+      backward: 1500,
+    })
     const ramp = Phase.make({
       name: "r",
       epochs: 4,
