@@ -25,8 +25,10 @@
  */
 import { Schema } from "effect"
 import * as Augment from "./Augment.js"
+import * as FewShot from "./FewShot.js"
 import * as Ramp from "./Ramp.js"
 import * as Step from "./Step.js"
+import * as Tta from "./Tta.js"
 
 type Num = Ramp.Num
 
@@ -78,6 +80,16 @@ export const copy = (from: string): Init => ({ _tag: "Copy", from })
 export interface DataSlice {
   /** Use only the first `limit` training images (after the validation split). */
   readonly limit?: number
+  /**
+   * Train only on images of these classes (ids of the data set, e.g. the *base* classes of a
+   * few-shot split; the others are never seen by the phase). Applied before `limit`.
+   */
+  readonly classes?: ReadonlyArray<number>
+  /**
+   * Train only on samples of these domains (ids into `Pipeline.Data.domains`; the others are
+   * never seen by the phase — leave-one-domain-out). Applied before `limit`.
+   */
+  readonly domains?: ReadonlyArray<number>
 }
 
 /**
@@ -91,6 +103,12 @@ export interface EvalSplit {
   readonly corruption?: Augment.Corruption
   /** Evaluate on at most this many samples (the first ones). */
   readonly limit?: number
+  /**
+   * Keep only samples of these domains (ids into `Pipeline.Data.domains`), e.g. the held-out
+   * domain on `test`, the training domains on `validation` (model selection). Applied before
+   * `limit`. The metric key gets `@d<ids>`: `test@d5`.
+   */
+  readonly domains?: ReadonlyArray<number>
 }
 
 /**
@@ -136,6 +154,41 @@ export interface Evaluate {
    * `/<head>` (the fraction of samples that left there). Uncorrupted splits only.
    */
   readonly earlyExit?: ReadonlyArray<number>
+  /**
+   * Few-shot evaluation (RFS): N-way K-shot episodes on novel classes, a probe on the
+   * L2-normalised features of a tap (see `FewShot`). Gives `<split>/<model>/fewshot-5w1s/accuracy`
+   * and `/ci95`.
+   */
+  readonly fewShot?: FewShot.FewShot
+  /**
+   * Per-domain accuracy (data with `domains`): each split is also evaluated on every domain it
+   * holds alone, giving `<split>/<target>/<domain>/accuracy` (`test/net/rot75/accuracy`).
+   */
+  readonly perDomain?: boolean
+  /**
+   * Test-time augmentation (see `Tta`): also `<split>/<target>/tta/accuracy` (and `/nll`, `/ece`),
+   * the mean of the views' probabilities.
+   */
+  readonly tta?: Tta.Tta
+  /**
+   * Model selection: after each evaluation the optimised models' weights are kept when the
+   * metric `key` (a flattened key, `validation@d0+1+2+3+4/net/accuracy`: a training-domain
+   * validation split) is the best so far (`max`, or `min` for a loss); at the end of the phase the
+   * kept weights are restored, and the phase's metrics are those of the selected evaluation, with
+   * `selected/epoch`.
+   */
+  readonly select?: Select
+}
+
+/**
+ * Model selection on an evaluated metric (see {@link Evaluate.select}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Select {
+  readonly key: string
+  readonly mode: "max" | "min"
 }
 
 /**
@@ -184,6 +237,10 @@ export const evaluate = (options: {
   readonly every?: number
   readonly reference?: string
   readonly earlyExit?: ReadonlyArray<number>
+  readonly fewShot?: FewShot.FewShot
+  readonly perDomain?: boolean
+  readonly tta?: Tta.Tta
+  readonly select?: Select
 }): Evaluate => ({
   every: options.every ?? 1,
   splits: options.splits ?? [{ split: "test" }],
@@ -191,6 +248,10 @@ export const evaluate = (options: {
   metrics: options.metrics ?? ["accuracy", "nll", "ece"],
   ...(options.reference !== undefined ? { reference: options.reference } : {}),
   ...(options.earlyExit !== undefined ? { earlyExit: options.earlyExit } : {}),
+  ...(options.fewShot !== undefined ? { fewShot: options.fewShot } : {}),
+  ...(options.perDomain !== undefined ? { perDomain: options.perDomain } : {}),
+  ...(options.tta !== undefined ? { tta: options.tta } : {}),
+  ...(options.select !== undefined ? { select: options.select } : {}),
 })
 
 /**
@@ -294,6 +355,7 @@ const EvalSplitSchema: Schema.Codec<EvalSplit> = Schema.Struct({
   split: Schema.Literals(["train", "validation", "test"]),
   corruption: Schema.optionalKey(Augment.corruptionSchema),
   limit: Schema.optionalKey(Schema.Finite),
+  domains: Schema.optionalKey(Schema.Array(Schema.Finite)),
 })
 
 const EvalTargetSchema: Schema.Codec<EvalTarget> = Schema.Union([
@@ -312,6 +374,10 @@ const EvaluateSchema: Schema.Codec<Evaluate> = Schema.Struct({
   metrics: Schema.Array(Schema.Literals(["accuracy", "nll", "ece", "agreement", "exits"])),
   reference: Schema.optionalKey(Schema.String),
   earlyExit: Schema.optionalKey(Schema.Array(Schema.Finite)),
+  fewShot: Schema.optionalKey(FewShot.schema),
+  perDomain: Schema.optionalKey(Schema.Boolean),
+  tta: Schema.optionalKey(Tta.schema),
+  select: Schema.optionalKey(Schema.Struct({ key: Schema.String, mode: Schema.Literals(["max", "min"]) })),
 })
 
 /**
@@ -330,7 +396,11 @@ export const schemaWith = <S extends Schema.Top>(step: S) =>
     epochs: Schema.optionalKey(Schema.Finite),
     steps: Schema.optionalKey(Schema.Finite),
     batchSize: Ramp.NumSchema,
-    data: Schema.Struct({ limit: Schema.optionalKey(Schema.Finite) }),
+    data: Schema.Struct({
+      limit: Schema.optionalKey(Schema.Finite),
+      classes: Schema.optionalKey(Schema.Array(Schema.Finite)),
+      domains: Schema.optionalKey(Schema.Array(Schema.Finite)),
+    }),
     init: Schema.Record(Schema.String, InitSchema),
     evaluate: EvaluateSchema,
   })

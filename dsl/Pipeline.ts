@@ -44,6 +44,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import * as Domain from "./Domain.js"
 import * as Model from "./Model.js"
 import * as Phase from "./Phase.js"
 import * as Step from "./Step.js"
@@ -153,6 +154,11 @@ export interface Data {
   readonly strict?: boolean
   readonly labels?: "fine" | "coarse"
   readonly normalize?: "train" | Normalize
+  /**
+   * Synthetic domains built from the images (domain generalisation), e.g. `Domain.rotated()`:
+   * Rotated MNIST / Fashion-MNIST. Every split gets a domain label per sample.
+   */
+  readonly domains?: Domain.Domains
 }
 
 /**
@@ -332,6 +338,7 @@ const DataSchema: Schema.Codec<Data> = Schema.Struct({
   strict: Schema.optionalKey(Schema.Boolean),
   labels: Schema.optionalKey(Schema.Literals(["fine", "coarse"])),
   normalize: Schema.optionalKey(Schema.Union([Schema.Literal("train"), Model.normalizeSchema])),
+  domains: Schema.optionalKey(Domain.schema),
 })
 
 /**

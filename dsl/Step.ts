@@ -36,9 +36,11 @@ import { Schema, SchemaGetter } from "effect"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Augment from "./Augment.js"
+import * as Episodic from "./Episodic.js"
 import * as Loss from "./Loss.js"
 import * as Optimizer from "./Optimizer.js"
 import * as Ramp from "./Ramp.js"
+import * as Watermark from "./Watermark.js"
 
 type Num = Ramp.Num
 
@@ -101,6 +103,8 @@ export interface Forward {
   /** Overrides the model's maximal drop-path rate for this forward. */
   readonly dropPath?: Num
   readonly channelDrop?: ChannelDrop
+  /** A keyed soft-label watermark on a frozen forward's outputs: it writes `log p̃` (see `Watermark`). */
+  readonly watermark?: Watermark.Watermark
 }
 
 /**
@@ -127,6 +131,8 @@ export interface Optimize {
   readonly models: ReadonlyArray<string>
   readonly optimizer: Optimizer.Optimizer
   readonly loss: string
+  /** An episodic multi-domain update (MLDG, see `Episodic`) instead of a plain step. */
+  readonly episodic?: Episodic.Episodic
 }
 
 /**
@@ -372,6 +378,7 @@ export const forward =
       readonly dropout?: Num
       readonly dropPath?: Num
       readonly channelDrop?: ChannelDrop
+      readonly watermark?: Watermark.Watermark
     },
   ) =>
   <R extends string, W extends string>(
@@ -388,6 +395,7 @@ export const forward =
       ...(options.dropout !== undefined ? { dropout: options.dropout } : {}),
       ...(options.dropPath !== undefined ? { dropPath: options.dropPath } : {}),
       ...(options.channelDrop !== undefined ? { channelDrop: options.channelDrop } : {}),
+      ...(options.watermark !== undefined ? { watermark: options.watermark } : {}),
     }
     return make([...self.stages, stage])
   }
@@ -442,7 +450,7 @@ export const optimize =
   <const L extends string = "loss">(
     models: string | ReadonlyArray<string>,
     optimizer: Optimizer.Optimizer,
-    options?: { readonly loss?: L },
+    options?: { readonly loss?: L; readonly episodic?: Episodic.Episodic },
   ) =>
   <R extends string, W extends string>(self: Step<R, W> & CheckReads<L, W>): Step<R, W> =>
     make([
@@ -452,6 +460,7 @@ export const optimize =
         models: typeof models === "string" ? [models] : [...models],
         optimizer,
         loss: options?.loss ?? "loss",
+        ...(options?.episodic !== undefined ? { episodic: options.episodic } : {}),
       },
     ])
 
@@ -647,13 +656,13 @@ export const describe = (step: Any): ReadonlyArray<string> =>
       case "Augment":
         return `augment ${s.augments.map(Augment.describe).join(", ")}`
       case "Forward":
-        return `forward ${s.model}${s.mode === "frozen" ? " (frozen)" : ""} → ${footprint(s).writes.join(", ")}`
+        return `forward ${s.model}${s.mode === "frozen" ? " (frozen)" : ""}${s.watermark ? ` + ${Watermark.describe(s.watermark)}` : ""} → ${footprint(s).writes.join(", ")}`
       case "Loss":
         return `${s.as} = ${Object.entries(s.terms)
           .map(([k, t]) => `${Ramp.describe(s.weights[k] ?? 1)}·${Loss.describe(t)} [${k}]`)
           .join(" + ")}`
       case "Optimize":
-        return `optimize ${s.models.join(", ")} on ${s.loss} with ${Optimizer.describe(s.optimizer)}`
+        return `optimize ${s.models.join(", ")} on ${s.loss} with ${Optimizer.describe(s.optimizer)}${s.episodic ? ` (MLDG: inner lr ${Ramp.describe(s.episodic.innerLr)}, β ${Ramp.describe(s.episodic.beta)}, ${s.episodic.metaTest} meta-test domain${s.episodic.metaTest === 1 ? "" : "s"})` : ""}`
       case "Ema":
         return `ema ${s.model} → ${s.as} (decay ${Ramp.describe(s.decay)})`
       case "Swa":
@@ -688,6 +697,7 @@ export const StageSchema: Schema.Codec<Stage> = Schema.Union([
     dropout: Schema.optionalKey(Num),
     dropPath: Schema.optionalKey(Num),
     channelDrop: Schema.optionalKey(ChannelDropSchema),
+    watermark: Schema.optionalKey(Watermark.schema),
   }),
   Schema.Struct({
     _tag: Schema.Literal("Loss"),
@@ -700,6 +710,7 @@ export const StageSchema: Schema.Codec<Stage> = Schema.Union([
     models: Schema.Array(Schema.String),
     optimizer: Optimizer.schema,
     loss: Schema.String,
+    episodic: Schema.optionalKey(Episodic.schema),
   }),
   Schema.Struct({
     _tag: Schema.Literal("Ema"),

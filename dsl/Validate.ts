@@ -17,6 +17,9 @@
  *
  * @since 0.1.0
  */
+import * as Domain from "./Domain.js"
+import * as Episodic from "./Episodic.js"
+import * as FewShot from "./FewShot.js"
 import * as Issue from "./Issue.js"
 import * as Loss from "./Loss.js"
 import * as Model from "./Model.js"
@@ -24,6 +27,8 @@ import type * as Phase from "./Phase.js"
 import type * as Pipeline from "./Pipeline.js"
 import * as Ramp from "./Ramp.js"
 import type * as Step from "./Step.js"
+import * as Tta from "./Tta.js"
+import * as Watermark from "./Watermark.js"
 
 type Path = ReadonlyArray<string | number>
 
@@ -329,6 +334,11 @@ const checkStep = (
                 c.add([...sp, "channelDrop", "layers", j], `model "${stage.model}" has no tap "${clip(t)}"`)
             })
         }
+        if (stage.watermark) {
+          if (stage.mode !== "frozen")
+            c.add([...sp, "watermark"], 'a watermark perturbs a served teacher\'s outputs: use mode "frozen"')
+          for (const p of Watermark.problems(stage.watermark)) c.add([...sp, "watermark", p.field], p.message)
+        }
         const modes = forwarded.get(stage.model) ?? new Set()
         modes.add(stage.mode)
         forwarded.set(stage.model, modes)
@@ -442,6 +452,23 @@ const checkStep = (
           checkNum(c, [...op, "beta1"], o.beta1, "β₁", { min: 0, max: 1, exclusiveMax: true })
           checkNum(c, [...op, "beta2"], o.beta2, "β₂", { min: 0, max: 1, exclusiveMax: true })
         }
+        if (stage.episodic !== undefined) {
+          const ep: Path = [...sp, "episodic"]
+          const e = stage.episodic
+          checkNum(c, [...ep, "innerLr"], e.innerLr, "an inner learning rate", { min: 0 })
+          checkNum(c, [...ep, "beta"], e.beta, "the meta-test weight β", { min: 0 })
+          c.issues.push(...Episodic.check(e, ep).filter((i) => i.path.endsWith("metaTest")))
+          const domains = phase.data.domains?.length ?? pipeline.data.domains?.angles.length
+          if (pipeline.data.domains === undefined)
+            c.add(
+              ep,
+              "an episodic (MLDG) update needs data with domains (set data.domains, e.g. Domain.rotated())",
+            )
+          else if (domains !== undefined && domains < 2)
+            c.add(ep, `an episodic (MLDG) update needs at least 2 training domains, the phase has ${domains}`)
+          if (phase.data.classes !== undefined)
+            c.add(ep, "an episodic (MLDG) update cannot be combined with data.classes")
+        }
         break
       }
       case "Ema":
@@ -501,6 +528,7 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
   if (p.data.validation < 0) add(["data", "validation"], `must be >= 0, got ${p.data.validation}`)
   if (p.data.source === "custom" && !p.data.name) add(["data", "name"], "a custom data source needs a name")
   checkData(p.data, add)
+  if (p.data.domains !== undefined) issues.push(...Domain.check(p.data.domains, ["data", "domains"]))
   if (Object.keys(p.models).length === 0) add(["models"], "a pipeline needs at least one model")
   for (const [name, m] of Object.entries(p.models)) {
     const base = Issue.path(["models", name])
@@ -530,6 +558,12 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
     checkNum(c, [...pp, "batchSize"], ph.batchSize, "the batch size", { min: 1 })
     if (ph.data.limit !== undefined && !(Number.isInteger(ph.data.limit) && ph.data.limit > 0))
       add([...pp, "data", "limit"], `must be a positive integer, got ${ph.data.limit}`)
+    if (ph.data.classes !== undefined)
+      issues.push(
+        ...FewShot.checkClasses(ph.data.classes, FewShot.sourceClasses(p.data), [...pp, "data", "classes"]),
+      )
+    if (ph.data.domains !== undefined)
+      issues.push(...Domain.checkIds(ph.data.domains, p.data.domains, [...pp, "data", "domains"]))
     for (const [m, init] of Object.entries(ph.init)) {
       const ip: Path = [...pp, "init", m]
       if (own(p.models, m) === undefined) add(ip, `unknown model "${clip(m)}"`)
@@ -551,7 +585,17 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
       // a folder may bring its own val/ tree: known only once it is read
       if (s.split === "validation" && p.data.validation === 0 && p.data.source !== "folder")
         add([...ep, "splits", j], "evaluates on the validation split, but data.validation is 0")
+      if (s.domains !== undefined)
+        issues.push(...Domain.checkIds(s.domains, p.data.domains, [...ep, "splits", j, "domains"]))
     })
+    if (ev.perDomain && p.data.domains === undefined)
+      add([...ep, "perDomain"], "per-domain metrics need data with domains (set data.domains)")
+    if (ev.tta !== undefined) issues.push(...Tta.check(ev.tta, [...ep, "tta"]))
+    if (ev.select !== undefined && !/^[^/]+\/.+\/[^/]+$/.test(ev.select.key))
+      add(
+        [...ep, "select", "key"],
+        `must be a metric key "<split>/<target>/<metric>", got "${clip(ev.select.key)}"`,
+      )
     ev.targets.forEach((t, j) => {
       const tp: Path = [...ep, "targets", j]
       const ms = t._tag === "Model" ? [t.model] : t.models
@@ -581,6 +625,19 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
       if (ev.earlyExit.length > 0 && !multi)
         add([...ep, "earlyExit"], "early exit needs a model target with several heads (a ResNet with exits)")
     }
+    if (ev.fewShot !== undefined)
+      issues.push(
+        ...FewShot.check(ev.fewShot, [...ep, "fewShot"], {
+          classes: FewShot.sourceClasses(p.data),
+          hasValidation: p.data.validation > 0 || p.data.source === "folder",
+          known,
+          defaults: ev.targets.flatMap((t) => (t._tag === "Model" && t.heads.length === 0 ? [t.model] : [])),
+          taps: (m) => info.taps(averaged.get(m) ?? m),
+          trained: p.phases
+            .slice(0, i + 1)
+            .map((q) => ({ phase: q.name, ...(q.data.classes ? { classes: q.data.classes } : {}) })),
+        }),
+      )
     if (ev.metrics.includes("agreement")) {
       if (ev.reference === undefined)
         add([...ep, "reference"], "the agreement metric needs a reference model")

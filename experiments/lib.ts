@@ -27,6 +27,11 @@ export interface Arm {
     /** The pipeline that ran, the training images its data had (after validation), its wall time. */
     run: { readonly pipeline: Pipeline.Pipeline; readonly trainImages: number; readonly seconds: number },
   ) => Readonly<Record<string, number>>
+  /**
+   * More numbers measured on the finished run's directory (its checkpoint), e.g. a watermark
+   * detector on a trained student; merged into `metrics`.
+   */
+  readonly probe?: (dir: string, pipeline: Pipeline.Pipeline) => Promise<Readonly<Record<string, number>>>
 }
 
 /** An experiment: the claim, the arms, the seeds and the budget it was sized for. */
@@ -46,6 +51,8 @@ export interface Experiment {
   readonly method: readonly [string, string]
   readonly baseline: readonly [string, string]
   readonly lowerIsBetter?: boolean
+  /** Run once before the arms (e.g. calibrate a watermark key on the data the arms will use). */
+  readonly prepare?: (data: Dataset.Dataset | undefined) => Promise<void>
   /**
    * `"better"` (default): the method must beat the baseline. `"atLeast"`: the claim is "at least
    * as good", so a method within the seed-to-seed spread of its baseline also reproduces it.
@@ -138,6 +145,7 @@ export const execute = async (
   } = {},
 ) => {
   const seeds = options.seeds ?? exp.seeds
+  if (exp.prepare) await exp.prepare(options.data)
   const outDir = options.outDir ?? join("runs", "experiments")
   const log = options.log ?? ((l: string) => console.log(l))
   const file = journalPath(exp.name, outDir)
@@ -218,11 +226,14 @@ export const execute = async (
       const entry: Entry = {
         arm: arm.name,
         seed,
-        metrics: arm.metrics(result.phases, {
-          pipeline,
-          trainImages: result.dataset.train.n,
-          seconds: result.seconds,
-        }),
+        metrics: {
+          ...arm.metrics(result.phases, {
+            pipeline,
+            trainImages: result.dataset.train.n,
+            seconds: result.seconds,
+          }),
+          ...(arm.probe ? await arm.probe(result.dir, pipeline) : {}),
+        },
         seconds: (Date.now() - t0) / 1000,
         data: result.dataset.name,
       }

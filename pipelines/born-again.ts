@@ -4,7 +4,7 @@
  *
  * Generation 0 trains on labels. Each later generation starts fresh and minimises
  * L = (1−α)·CE(s, y) + α·T²·KL(t ‖ s) against the frozen previous generation (pure KD with α = 1,
- * T = 1 as in the reference runs of `shared/METHODS.md`).
+ * T = 1 as in the PyTorch reference runs of this recipe).
  */
 import { Loss, type Model, Phase, Pipeline, Step } from "../dsl/index.js"
 import { adam, cnn } from "./common.js"

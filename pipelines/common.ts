@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the recipes: the reference architectures of `shared/PERFORMANCE.md` (W1 MLP,
+ * Shared pieces of the recipes: the project's reference architectures (W1 MLP,
  * W2 CNN, W4 ResNet) and small step fragments every recipe uses.
  *
  * @since 0.1.0

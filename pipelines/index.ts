@@ -13,9 +13,12 @@ import distilFolder from "./distil-folder.js"
 import folderTeacher from "./folder-teacher.js"
 import kd from "./kd.js"
 import kdVsSwa from "./kd-vs-swa.js"
+import multiViewDg from "./multi-view-dg.js"
 import place from "./place.js"
+import rfs from "./rfs.js"
 import sdDropout from "./sd-dropout.js"
 import swa from "./swa.js"
+import watermark from "./watermark.js"
 
 export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
   kd,
@@ -30,4 +33,7 @@ export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
   "folder-teacher": folderTeacher,
   "distil-folder": distilFolder,
   "kd-vs-swa": kdVsSwa,
+  rfs,
+  "multi-view-dg": multiViewDg,
+  watermark,
 }

@@ -62,6 +62,7 @@ export * from "./report/index.js"
 export * as Checkpoint from "./runtime/Checkpoint.js"
 export * as DataSource from "./runtime/DataSource.js"
 export * as Deploy from "./runtime/Deploy.js"
+export * as FewShotRun from "./runtime/FewShot.js"
 export {
   Interrupted,
   layer as runLayer,

@@ -4,7 +4,7 @@
  * MLP on labels alone; print the three test accuracies and the run directory.
  *
  * The students see the first 5,000 training images — the setting where distillation pays
- * (`shared/METHODS.md`: +1.1 points in PyTorch) — while the teacher trains on all of them.
+ * (+1.1 points in the PyTorch reference runs) — while the teacher trains on all of them.
  *
  * @since 0.1.0
  */

@@ -25,6 +25,7 @@ import { evalCommand, exportCommand, predictCommand } from "./infer.js"
 import { loadPipeline } from "./load.js"
 import { probeCommand } from "./probe.js"
 import { runnerCommand, sweepCommand } from "./sweep.js"
+import { watermarkCommand } from "./watermark.js"
 
 const version = "0.1.0"
 
@@ -373,6 +374,7 @@ const retort = Command.make("retort").pipe(
     runnerCommand,
     doctorCommand,
     demoCommand,
+    watermarkCommand,
   ]),
 )
 

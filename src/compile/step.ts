@@ -14,6 +14,7 @@
  * @since 0.1.0
  */
 import * as tf from "@tensorflow/tfjs-core"
+import * as Episodic from "../../dsl/Episodic.js"
 import * as Loss from "../../dsl/Loss.js"
 import type * as Phase from "../../dsl/Phase.js"
 import * as Ramp from "../../dsl/Ramp.js"
@@ -21,10 +22,12 @@ import type * as Step from "../../dsl/Step.js"
 import * as Augmentation from "../augment/index.js"
 import "../backend/gradients.js"
 import * as Rng from "../data/Rng.js"
+import { ShapeError } from "../errors.js"
 import * as Models from "../models/index.js"
 import * as Losses from "./losses.js"
 import * as Optimizers from "./optimizers.js"
 import type { ModelSlot, TrainState } from "./state.js"
+import * as Watermarking from "./watermark.js"
 
 /**
  * One training batch as tensors: images `[b, h, w, c]` and integer labels `[b]`.
@@ -37,6 +40,8 @@ export interface Batch {
   readonly labels: tf.Tensor1D
   /** The batch's sample indices in the phase's training split (lets a {@link TeacherCache} answer). */
   readonly indices?: ArrayLike<number>
+  /** The domain id of each sample (data with `domains`); an episodic (MLDG) update needs them. */
+  readonly domains?: ArrayLike<number>
 }
 
 /**
@@ -148,7 +153,7 @@ export interface CompiledStep {
 interface Frame {
   readonly board: Map<string, tf.Tensor>
   readonly ctx: StepContext
-  readonly indices: ArrayLike<number> | undefined
+  indices: ArrayLike<number> | undefined
   readonly num: (n: Ramp.Num) => number
   y: tf.Tensor2D
 }
@@ -186,12 +191,18 @@ const compileAugment: StageCompiler<Step.AugmentStage> = (stage, index) => (fram
 const compileForward: StageCompiler<Step.Forward> = (stage, index, env) => {
   const train = stage.mode === "train"
   const taps = [...stage.taps, ...(stage.channelDrop?.layers ?? [])]
+  // a watermarked (served) teacher writes log p̃; applied after the cache too, which holds raw logits
+  const served = (logits: tf.Tensor, input: tf.Tensor): tf.Tensor =>
+    stage.watermark === undefined
+      ? logits
+      : Watermarking.perturb(stage.watermark, logits as tf.Tensor2D, input as tf.Tensor4D)
   return (frame) => {
     // the cache holds only the forwards `cacheableForwards` allows; it answers undefined for others
     if (env.cache !== undefined && frame.indices !== undefined) {
       const cached = env.cache.logits(index, frame.indices)
       if (cached !== undefined) {
-        for (const name of stage.as) frame.board.set(name, cached)
+        const out = served(cached, frame.board.get(stage.input)!)
+        for (const name of stage.as) frame.board.set(name, out)
         return
       }
     }
@@ -222,7 +233,7 @@ const compileForward: StageCompiler<Step.Forward> = (stage, index, env) => {
         ...(channelDrop !== undefined && channelDrop.rate > 0 ? { channelDrop } : {}),
       })
       const keep = (t: tf.Tensor) => (train ? t : Losses.detach(t))
-      frame.board.set(name, keep(out.logits))
+      frame.board.set(name, keep(served(out.logits, input)))
       for (const t of stage.taps) frame.board.set(`${name}.${t}`, keep(out.taps[t]!))
       for (const h of stage.heads) frame.board.set(`${name}.${h}`, keep(out.heads[h]!))
     })
@@ -474,15 +485,55 @@ export const compile = (
           })
         }
         const list = trainables(env, op.stage.models, op.lossStage, op.lossIndex)
-        const { value, grads } = tf.variableGrads(
-          f,
-          list.map((v) => v.variable),
-        )
-        frame.board.set(op.stage.loss, value)
         const byPath: Record<string, tf.Tensor> = {}
-        for (const v of list) {
-          const g = grads[v.variable.name]
-          if (g) byPath[v.path] = g
+        const episode = op.stage.episodic ? episodeOf(op.stage.episodic, batch, ctx, op.index) : undefined
+        if (op.stage.episodic && episode) {
+          // MLDG (first-order, as DomainBed): g = ∇L_tr(θ) + β·∇L_te(θ − α·∇L_tr(θ))
+          const e = op.stage.episodic
+          const y0 = frame.y
+          const tr = tf.variableGrads(
+            () => {
+              restrict(frame, batch, y0, episode.train)
+              return f()
+            },
+            list.map((v) => v.variable),
+          )
+          const alpha = num(e.innerLr)
+          const beta = num(e.beta)
+          const saved = list.map((v) => tf.keep(tf.clone(v.variable)))
+          for (const v of list) {
+            const g = tr.grads[v.variable.name]
+            if (g) v.variable.assign(tf.sub(v.variable, tf.mul(g, alpha)))
+          }
+          const te = tf.variableGrads(
+            () => {
+              restrict(frame, batch, y0, episode.test)
+              return f()
+            },
+            list.map((v) => v.variable),
+          )
+          list.forEach((v, j) => {
+            v.variable.assign(saved[j]!)
+            saved[j]!.dispose()
+          })
+          for (const v of list) {
+            const a = tr.grads[v.variable.name]
+            const b = te.grads[v.variable.name]
+            if (a && b) byPath[v.path] = tf.add(a, tf.mul(b, beta))
+            else if (a ?? b) byPath[v.path] = a ?? tf.mul(b!, beta)
+          }
+          frame.board.set(op.stage.loss, tf.add(tr.value, tf.mul(te.value, beta)) as tf.Scalar)
+          restrict(frame, batch, y0, undefined)
+        } else {
+          const { value, grads } = tf.variableGrads(
+            f,
+            list.map((v) => v.variable),
+          )
+          frame.board.set(op.stage.loss, value)
+          for (const v of list) {
+            const g = grads[v.variable.name]
+            if (g) byPath[v.path] = g
+          }
         }
         const key = `${phaseIndex}/${op.index}`
         let st = state.optimizers.get(key)
@@ -527,6 +578,52 @@ export const compile = (
     return out
   }
   return { run, hyper }
+}
+
+/** The meta-train and meta-test rows of a batch for an episodic update (undefined: one domain). */
+const episodeOf = (
+  e: Episodic.Episodic,
+  batch: Batch,
+  ctx: StepContext,
+  index: number,
+): { readonly train: ReadonlyArray<number>; readonly test: ReadonlyArray<number> } | undefined => {
+  const domains = batch.domains
+  if (domains === undefined)
+    throw new ShapeError({
+      path: "step.optimize.episodic",
+      message: "an episodic (MLDG) update needs the domain of each sample: declare data.domains",
+    })
+  const present = new Set<number>()
+  for (let i = 0; i < domains.length; i++) present.add(domains[i]!)
+  const split = Episodic.split([...present], e.metaTest, Rng.derive(ctx.seed, "episode", index) >>> 0)
+  if (split.test.length === 0) return undefined
+  const rows = (ds: ReadonlyArray<number>) => {
+    const keep = new Set(ds)
+    const out: Array<number> = []
+    for (let i = 0; i < domains.length; i++) if (keep.has(domains[i]!)) out.push(i)
+    return out
+  }
+  return { train: rows(split.train), test: rows(split.test) }
+}
+
+/**
+ * Points the frame's `x`, `y` and sample indices at some rows of the batch (`x`, the targets `y0`
+ * the step started with), or back at all of it (`rows` undefined).
+ */
+const restrict = (frame: Frame, batch: Batch, y0: tf.Tensor2D, rows: ReadonlyArray<number> | undefined) => {
+  if (rows === undefined) {
+    frame.board.set("x", batch.x)
+    frame.board.set("y", y0)
+    frame.y = y0
+    frame.indices = batch.indices
+    return
+  }
+  const idx = tf.tensor1d(Int32Array.from(rows), "int32")
+  const ys = tf.gather(y0, idx) as tf.Tensor2D
+  frame.board.set("x", tf.gather(batch.x, idx))
+  frame.board.set("y", ys)
+  frame.y = ys
+  frame.indices = batch.indices === undefined ? undefined : rows.map((r) => batch.indices![r]!)
 }
 
 const hasProjection = (stage: Step.LossStage) =>

@@ -41,6 +41,12 @@ export * as DataSpec from "./DataSpec.js"
  * @since 0.1.0
  */
 export * as Dataset from "./Dataset.js"
+/**
+ * Synthetic domains (Rotated MNIST / Fashion-MNIST) and selection by domain.
+ *
+ * @since 0.1.0
+ */
+export * as Domains from "./Domains.js"
 
 /**
  * Verified, atomic downloads.

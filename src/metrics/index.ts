@@ -12,6 +12,14 @@
  */
 
 /**
+ * Few-shot episodes and probes (RFS): seeded N-way K-shot sampling, logistic-regression and
+ * nearest-centroid probes, the 95 % confidence interval.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Episodes from "./Episodes.js"
+/**
  * @since 0.1.0
  * @category modules
  */

@@ -79,3 +79,8 @@ export { sharpness } from "./Sharpness.js"
  * @category modules
  */
 export * as Vector from "./Vector.js"
+/**
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Watermark from "./Watermark.js"

@@ -22,6 +22,7 @@ import { Effect, Layer, Result, type Scope } from "effect"
 import * as AugmentDsl from "../../dsl/Augment.js"
 import * as Codec from "../../dsl/Codec.js"
 import * as Compute from "../../dsl/Compute.js"
+import * as DomainDsl from "../../dsl/Domain.js"
 import * as ModelDsl from "../../dsl/Model.js"
 import type * as Phase from "../../dsl/Phase.js"
 import * as Pipeline from "../../dsl/Pipeline.js"
@@ -34,6 +35,7 @@ import * as Batches from "../data/Batches.js"
 import { Data } from "../data/Data.js"
 import type * as DataSpec from "../data/DataSpec.js"
 import * as Dataset from "../data/Dataset.js"
+import * as Domains from "../data/Domains.js"
 import * as Rng from "../data/Rng.js"
 import {
   type BackendError,
@@ -50,7 +52,9 @@ import * as Event from "../report/Event.js"
 import { Reporter } from "../report/Reporter.js"
 import * as Checkpoint from "./Checkpoint.js"
 import * as DataSource from "./DataSource.js"
+import * as FewShotRun from "./FewShot.js"
 import * as RunLock from "./RunLock.js"
+import * as Select from "./Select.js"
 import * as TeacherCache from "./TeacherCache.js"
 
 /**
@@ -420,6 +424,28 @@ const targetName = (t: Phase.EvalTarget) =>
 
 const EVAL_BATCH = 500
 
+/** Adds each row of a batch's logits to the accumulator of its domain. */
+const addPerDomain = (
+  accs: ReadonlyArray<Metrics.Accumulator>,
+  logits: Float32Array,
+  labels: Int32Array,
+  domains: Int32Array,
+  classes: number,
+) => {
+  for (let d = 0; d < accs.length; d++) {
+    const rows: Array<number> = []
+    for (let q = 0; q < labels.length; q++) if (domains[q] === d) rows.push(q)
+    if (rows.length === 0) continue
+    const l = new Float32Array(rows.length * classes)
+    for (let r = 0; r < rows.length; r++)
+      l.set(logits.subarray(rows[r]! * classes, (rows[r]! + 1) * classes), r * classes)
+    accs[d]!.add(
+      l,
+      Int32Array.from(rows, (q) => labels[q]!),
+    )
+  }
+}
+
 /** Evaluate a phase's targets on its splits. Returns `split/target/metric → value`. */
 const evaluate = (
   phase: Phase.Phase,
@@ -427,6 +453,8 @@ const evaluate = (
   dataset: Dataset.Dataset,
   options: RunOptions,
   seed: number,
+  phaseIndex = 0,
+  labelled?: Domains.Labelled,
 ): Effect.Effect<Record<string, Record<string, number>>, ShapeError | ValidationError> =>
   Effect.gen(function* () {
     const ev = phase.evaluate
@@ -451,13 +479,27 @@ const evaluate = (
         }
       }
     for (const split of ev.splits) {
-      const data =
+      const whole =
         split.split === "test"
           ? dataset.test
           : split.split === "validation"
             ? dataset.validation
             : dataset.train
-      if (!data || data.n === 0) continue
+      if (!whole || whole.n === 0) continue
+      // domain generalisation: keep only some domains (held-out / training-domain validation)
+      const chosen =
+        labelled && split.domains !== undefined
+          ? Domains.select(whole, Domains.of(labelled, split.split), split.domains)
+          : undefined
+      const data = chosen?.split ?? whole
+      const sampleDomains = chosen?.domains ?? (labelled ? Domains.of(labelled, split.split) : undefined)
+      if (data.n === 0) continue
+      const perDomain = ev.perDomain && labelled && sampleDomains ? labelled.spec.angles.length : 0
+      const domainAccs = ev.targets.map(() =>
+        Array.from({ length: perDomain }, () => new Metrics.Accumulator(dataset.classes)),
+      )
+      const tta = ev.tta
+      const ttaAccs = ev.targets.map(() => new Metrics.Accumulator(dataset.classes))
       const n = Math.min(
         data.n,
         split.limit ?? Number.POSITIVE_INFINITY,
@@ -474,16 +516,20 @@ const evaluate = (
           let x = tf.tensor4d(data.x.subarray(i * size, (i + k) * size), [k, h, w, c])
           if (split.corruption)
             x = Augmentation.corrupt(split.corruption, x, Rng.derive(seed, "corrupt", i) >>> 0 || 1)
-          const cache = new Map<string, Models.Forward>()
-          const fwd = (m: string) => {
-            let f = cache.get(m)
-            if (!f) {
-              const slot = state.models.get(m)!
-              f = slot.built.apply(slot.params, x, { train: false, state: slot.state })
-              cache.set(m, f)
+          const forwardsOn = (input: tf.Tensor4D) => {
+            const cache = new Map<string, Models.Forward>()
+            return (m: string) => {
+              let f = cache.get(m)
+              if (!f) {
+                const slot = state.models.get(m)!
+                f = slot.built.apply(slot.params, input, { train: false, state: slot.state })
+                cache.set(m, f)
+              }
+              return f
             }
-            return f
           }
+          const fwd0 = forwardsOn(x)
+          let fwd = fwd0
           const logitsOf = (t: Phase.EvalTarget): tf.Tensor2D => {
             if (t._tag === "Ensemble")
               return tf.log(
@@ -498,6 +544,35 @@ const evaluate = (
             return tf.log(tf.add(tf.div(tf.addN(probs), probs.length), 1e-12)) as tf.Tensor2D
           }
           const targets = ev.targets.map(logitsOf)
+          // test-time augmentation: mean of the views' probabilities (view [] is x itself)
+          const fused = tta
+            ? (() => {
+                const none = tf.zeros([k, classes]) as tf.Tensor2D
+                const probs = tta.views.map((view, v) => {
+                  const xv =
+                    view.length === 0
+                      ? x
+                      : Augmentation.apply(
+                          view,
+                          { x, y: none },
+                          {
+                            clock: { step: 0, epoch: 0, progress: 1 },
+                            seed: Rng.derive(seed, "tta", v, i) >>> 0 || 1,
+                          },
+                        ).x
+                  fwd = xv === x ? fwd0 : forwardsOn(xv)
+                  return ev.targets.map((t) => tf.softmax(logitsOf(t)))
+                })
+                fwd = fwd0
+                return ev.targets.map((_, j) =>
+                  tf.keep(
+                    tf.log(
+                      tf.add(tf.div(tf.addN(probs.map((p) => p[j]!)), probs.length), 1e-12),
+                    ) as tf.Tensor2D,
+                  ),
+                )
+              })()
+            : undefined
           const ref =
             ev.reference && ev.metrics.includes("agreement")
               ? tf.argMax(fwd(ev.reference).logits, 1)
@@ -508,6 +583,7 @@ const evaluate = (
               : ({} as Record<string, tf.Tensor2D>),
           )
           return {
+            fused,
             targets: targets.map((t) => tf.keep(t)),
             agreement: ref
               ? targets.map((t) => tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(t, 1), ref), "int32"))))
@@ -521,6 +597,12 @@ const evaluate = (
           const logits = (yield* Effect.promise(() => results.targets[j]!.data())) as Float32Array
           accs[j]!.add(logits, labels)
           results.targets[j]!.dispose()
+          if (perDomain > 0)
+            addPerDomain(domainAccs[j]!, logits, labels, sampleDomains!.subarray(i, i + k), classes)
+          if (results.fused) {
+            ttaAccs[j]!.add((yield* Effect.promise(() => results.fused![j]!.data())) as Float32Array, labels)
+            results.fused[j]!.dispose()
+          }
           if (results.agreement) {
             agree[j]!.same += (yield* Effect.promise(() => results.agreement![j]!.data()))[0]!
             agree[j]!.n += k
@@ -548,6 +630,16 @@ const evaluate = (
           metrics[`${name}/agreement`] = agree[j]!.same / agree[j]!.n
         for (const [head, e] of Object.entries(exits[j]!))
           metrics[`${name}/${head}/accuracy`] = e.correct / e.n
+        if (tta) {
+          const f = ttaAccs[j]!.result()
+          if (ev.metrics.includes("accuracy")) metrics[`${name}/tta/accuracy`] = f.accuracy
+          if (ev.metrics.includes("nll")) metrics[`${name}/tta/nll`] = f.nll
+          if (ev.metrics.includes("ece")) metrics[`${name}/tta/ece`] = f.ece
+        }
+        for (let d = 0; d < perDomain; d++) {
+          const r = domainAccs[j]![d]!.result()
+          if (r.n > 0) metrics[`${name}/${DomainDsl.name(labelled!.spec, d)}/accuracy`] = r.accuracy
+        }
       })
       // early-exit inference (uncorrupted splits): one more forward pass per multi-head model
       if (ev.earlyExit && ev.earlyExit.length > 0 && !split.corruption)
@@ -569,8 +661,14 @@ const evaluate = (
             for (const [head, f] of Object.entries(r.fractions)) metrics[`${key}/${head}`] = f
           }
         }
-      out[metricKey(split)] = metrics
+      out[metricKey(split) + (split.domains !== undefined ? `@d${split.domains.join("+")}` : "")] = metrics
     }
+    // few-shot episodes on novel classes (RFS): see FewShot.ts
+    if (ev.fewShot)
+      for (const [key, m] of Object.entries(
+        yield* FewShotRun.evaluate(ev.fewShot, phase, phaseIndex, state, dataset, seed),
+      ))
+        out[key] = { ...out[key], ...m }
     return out
   })
 
@@ -627,7 +725,11 @@ const runClaimed = (
       ...(options.data !== undefined ? { data: options.data } : {}),
       ...(options.quiet ? {} : { progress: decodeProgress() }),
     })
-    const dataset = prepared.dataset
+    // domain generalisation: build the declared domains (Rotated MNIST …) on every split
+    const labelled = pipeline.data.domains
+      ? yield* Domains.build(prepared.dataset, pipeline.data.domains, Rng.derive(seed, "domains") >>> 0)
+      : undefined
+    const dataset = labelled?.dataset ?? prepared.dataset
     yield* DataSource.writeInfo(dir, DataSource.info(prepared, pipeline.data))
     const loadedModels = yield* Models.Loaded.prepare(pipeline, dataset)
     const build: BuildContext = { options, normalize: prepared.normalize, loaded: loadedModels.builder }
@@ -761,10 +863,31 @@ const runClaimed = (
         Checkpoint.restore(state, snapshot!)
       } else yield* prepareModels(pipeline, phase, pi, state, seed, build)
 
+      // a phase restricted to some domains (leave-one-domain-out) sees only their samples
+      const domainSel =
+        labelled && phase.data.domains !== undefined
+          ? Domains.select(dataset.train, labelled.domains.train, phase.data.domains)
+          : labelled
+            ? { split: dataset.train, domains: labelled.domains.train }
+            : undefined
+      const domainPool = domainSel?.split ?? dataset.train
+      // a phase restricted to some classes (few-shot base classes) sees only their images
+      const pool =
+        phase.data.classes !== undefined
+          ? yield* FewShotRun.onlyClasses(
+              domainPool,
+              phase.data.classes,
+              dataset.classes,
+              `phases[${pi}].data.classes`,
+            )
+          : domainPool
       const train =
         phase.data.limit !== undefined
-          ? yield* Dataset.subset(dataset.train, Math.min(phase.data.limit, dataset.train.n))
-          : dataset.train
+          ? yield* Dataset.subset(pool, Math.min(phase.data.limit, pool.n))
+          : pool
+      // the domain of each training sample (a class filter reorders them: no labels then)
+      const trainDomains =
+        domainSel && phase.data.classes === undefined ? domainSel.domains.subarray(0, train.n) : undefined
       const plan = Compute.plan(phase, train.n, options.maxSteps)
       const visits = plan.perEpoch.reduce((n, e) => n + e.steps * e.batchSize, 0)
       const cache =
@@ -790,6 +913,9 @@ const runClaimed = (
       let lastBreath = performance.now()
       let windowImages = 0
       const dataSeed = Rng.derive(seed, "data", pi) >>> 0
+      const selection = phase.evaluate.select
+        ? Select.make(phase.evaluate.select, [...modelsOf(pipeline, phase)])
+        : undefined
       for (let e = resumingHere ? start.epoch : 0; e < plan.perEpoch.length; e++) {
         const { batchSize, steps: epochSteps } = plan.perEpoch[e]!
         const order = Batches.plan(train.n, { batchSize, seed: dataSeed, epoch: e })
@@ -800,7 +926,12 @@ const runClaimed = (
           const k = indices.length
           const x = tf.tensor4d(gathered.x, [k, h, w, c])
           const labels = tf.tensor1d(gathered.y, "int32")
-          const batch = { x, labels, indices }
+          const batch = {
+            x,
+            labels,
+            indices,
+            ...(trainDomains ? { domains: Int32Array.from(indices, (q) => trainDomains[q]!) } : {}),
+          }
           const clock = hyperClock(step, plan.total, plan.stepsPerEpoch)
           const isLast = step + 1 === plan.total
           const wantMetrics = (step + 1) % logEvery === 0 || isLast
@@ -881,13 +1012,19 @@ const runClaimed = (
           epochsDone % Math.max(1, Math.round(phase.evaluate.every)) === 0 ||
           epochsDone === plan.perEpoch.length
         ) {
-          lastEval = yield* evaluate(phase, state, dataset, options, seed)
+          lastEval = yield* evaluate(phase, state, dataset, options, seed, pi, labelled)
           for (const [split, metrics] of Object.entries(lastEval))
             yield* emit(Event.evalResult({ phase: phase.name, split, epoch: epochsDone, step, metrics }))
+          if (selection) Select.offer(selection, state, lastEval, epochsDone)
         }
       }
       cache?.dispose()
-      if (!lastEval) lastEval = yield* evaluate(phase, state, dataset, options, seed)
+      if (!lastEval) lastEval = yield* evaluate(phase, state, dataset, options, seed, pi, labelled)
+      // model selection (e.g. on a training-domain validation split): restore the chosen weights
+      if (selection) {
+        Select.offer(selection, state, lastEval, plan.perEpoch.length)
+        lastEval = Select.restore(selection, state) ?? lastEval
+      }
       const metrics = flattenMetrics(lastEval)
       finished.push({ phase: phase.name, metrics })
       yield* emit(

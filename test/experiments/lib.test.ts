@@ -251,10 +251,14 @@ describe("the experiment catalogue", () => {
         "deit",
         "kd",
         "kd-vs-swa",
+        "multi-view-dg",
+        "multi-view-dg-tta",
         "place",
+        "rfs",
         "sd-dropout",
         "swa",
         "tuned-baseline",
+        "watermark",
       ].sort(),
     )
     for (const e of experiments) {
