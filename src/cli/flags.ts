@@ -43,6 +43,26 @@ export const quiet = Flag.Boolean("quiet").pipe(
 )
 
 /**
+ * `--data mnist|fashion-mnist|fashion-or-mnist` for commands that read a finished run (probes,
+ * the watermark detector): data to use instead of the run's own, required when the run used
+ * custom data.
+ *
+ * @example
+ * ```ts
+ * import { Console } from "effect"
+ * import { Command } from "effect/cli"
+ * import * as Flags from "./src/cli/flags.js"
+ * const cmd = Command.make("probe", { data: Flags.runData }, (o) => Console.log(o.data))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const runData = Flag.Literals("data", ["mnist", "fashion-mnist", "fashion-or-mnist"] as const).pipe(
+  Flag.withDescription("data to use instead of the run's (required when the run used custom data)"),
+  Flag.optional,
+)
+
+/**
  * `--no-native`: the pure wasm/JS kernels even when the native addon is built.
  *
  * @example

@@ -117,10 +117,7 @@ export const probeCommand = Command.make(
       Flag.withDescription("write JSON and SVG only"),
       Flag.withDefault(false),
     ),
-    data: Flag.Literals("data", ["mnist", "fashion-mnist", "fashion-or-mnist"] as const).pipe(
-      Flag.withDescription("data to use instead of the run's (required when the run used custom data)"),
-      Flag.optional,
-    ),
+    data: Flags.runData,
     dataDir: Flags.dataDir,
     noDownload: Flags.noDownload,
     backend: Flags.backend,

@@ -53,10 +53,7 @@ export const watermarkCommand = Command.make(
       Flag.withDescription("how many query images (default: the whole split)"),
       Flag.optional,
     ),
-    data: Flag.Literals("data", ["mnist", "fashion-mnist", "fashion-or-mnist"] as const).pipe(
-      Flag.withDescription("data to use instead of the run's (required when the run used custom data)"),
-      Flag.optional,
-    ),
+    data: Flags.runData,
     dataDir: Flags.dataDir,
     noDownload: Flags.noDownload,
     backend: Flags.backend,
