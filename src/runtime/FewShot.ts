@@ -25,7 +25,7 @@ import { Effect } from "effect"
 import * as FewShotDsl from "../../dsl/FewShot.js"
 import type * as Phase from "../../dsl/Phase.js"
 import type * as State from "../compile/state.js"
-import type * as Dataset from "../data/Dataset.js"
+import * as Dataset from "../data/Dataset.js"
 import * as Rng from "../data/Rng.js"
 import { ValidationError } from "../errors.js"
 import * as Episodes from "../metrics/Episodes.js"
@@ -63,24 +63,15 @@ export const onlyClasses = (
         }),
       )
     const keep = new Set(classes)
-    const size = split.n === 0 ? 0 : split.x.length / split.n
-    let n = 0
-    for (let i = 0; i < split.n; i++) if (keep.has(split.y[i]!)) n++
-    if (n === 0)
+    const rows: Array<number> = []
+    for (let i = 0; i < split.n; i++) if (keep.has(split.y[i]!)) rows.push(i)
+    if (rows.length === 0)
       return Effect.fail(
         new ValidationError({
           issues: [{ path, message: `no training image has one of the classes ${classes.join(", ")}` }],
         }),
       )
-    const x = new Float32Array(n * size)
-    const y = new Int32Array(n)
-    let j = 0
-    for (let i = 0; i < split.n; i++) {
-      if (!keep.has(split.y[i]!)) continue
-      x.set(split.x.subarray(i * size, (i + 1) * size), j * size)
-      y[j++] = split.y[i]!
-    }
-    return Effect.succeed({ x, y, n })
+    return Effect.succeed(Dataset.take(split, rows))
   })
 
 /**
