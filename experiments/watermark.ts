@@ -58,12 +58,13 @@ const probe = async (dir: string): Promise<Record<string, number>> => {
       const d = await opened(dir, model, (o) => {
         const size = o.dataset.shape[0] * o.dataset.shape[1] * o.dataset.shape[2]
         const queries = where === "test" ? o.dataset.test : head(o.dataset.train, 10000, size)
-        return WatermarkProbe.detect(o.built, key, queries, o.dataset.shape)
+        return WatermarkProbe.detect(o.built, key, queries, o.dataset.shape, { permutations: 999 })
       })
       const tag = where === "test" ? model : `${model}-transfer`
       out[`${tag}-detected`] = d.pValue < 0.01 ? 1 : 0
       out[`${tag}-score`] = d.score
       out[`${tag}-log10p`] = Math.log10(Math.max(d.pValue, 1e-300))
+      out[`${tag}-log10p-perm`] = Math.log10(d.permutationPValue ?? Number.NaN)
     }
   const cost = await opened(dir, "teacher", (o) =>
     WatermarkProbe.accuracyCost(o.built, key, o.dataset.test, o.dataset.shape),
@@ -80,7 +81,7 @@ export const experiment: Experiment = {
   claim:
     "a keyed soft-label perturbation is detectable in a student distilled from the teacher's outputs, at a small accuracy cost (Zhao et al., 2022).",
   setting:
-    "Fashion-MNIST; W2 CNN teacher, 2 epochs of CE on all 60,000 training images; served with the DRW perturbation (k = 8π, ε = 0.1, key seed 19, g calibrated on the training images). Attacker: W1 MLP distilled on the watermarked outputs alone (KL, T = 1, no labels), 3 epochs on the first 20,000 training images, Adam 1e-3, batch 128; control: the same MLP distilled the same way from the clean teacher. Detector on all 10,000 test images (never seen by any model; the verdict) and on the first 10,000 training images (in the attacker's transfer set: *-transfer): Lomb–Scargle periodogram of the top-class probability (normal scores) against g at k vs 22 comparison frequencies, F(2, 44) p-value; detected = p < 0.01. teacher-clean / teacher-watermarked: the teacher's test accuracy from its raw and from its served (perturbed) probabilities.",
+    "Fashion-MNIST; W2 CNN teacher, 2 epochs of CE on all 60,000 training images; served with the DRW perturbation (k = 8π, ε = 0.1, key seed 19, g calibrated on the training images). Attacker: W1 MLP distilled on the watermarked outputs alone (KL, T = 1, no labels), 3 epochs on the first 20,000 training images, Adam 1e-3, batch 128; control: the same MLP distilled the same way from the clean teacher. Detector on all 10,000 test images (never seen by any model; the verdict) and on the first 10,000 training images (in the attacker's transfer set: *-transfer): Lomb–Scargle periodogram of the top-class probability (normal scores) against g at k vs 22 comparison frequencies, F(2, 44) p-value (and *-log10p-perm: the permutation p-value from 999 shuffles of the outputs against g, floor 10^−3); detected = p < 0.01. teacher-clean / teacher-watermarked: the teacher's test accuracy from its raw and from its served (perturbed) probabilities.",
   budget:
     "about 7 minutes on a quiet 2-core machine (3 runs of ~2 minutes, each training the teacher and both students)",
   seeds: [1, 2, 3],

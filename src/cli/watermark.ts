@@ -1,8 +1,8 @@
 /**
- * `retort watermark <run-dir> --model student [--split test] [--queries N]`: the output-watermark
+ * `retort watermark <run-dir> --model student [--split test] [--queries N] [--permutations B]`: the output-watermark
  * detector (recipe 19, `src/probes/Watermark.ts`) on a trained model of a run, with the key the
  * run's pipeline served its teacher with. Prints the score, the p-value and the verdict, and
- * writes `<run-dir>/probes/watermark-<model>.json` (with the spectrum).
+ * writes `<run-dir>/probes/watermark-<model>-<split>.json` (with the spectrum).
  *
  * @example
  * ```ts
@@ -53,6 +53,12 @@ export const watermarkCommand = Command.make(
       Flag.withDescription("how many query images (default: the whole split)"),
       Flag.optional,
     ),
+    permutations: Flag.Int("permutations").pipe(
+      Flag.withDescription(
+        "shuffles for the permutation p-value beside the closed-form one (default 999; 0: none)",
+      ),
+      Flag.withDefault(999),
+    ),
     data: Flags.runData,
     dataDir: Flags.dataDir,
     noDownload: Flags.noDownload,
@@ -65,6 +71,7 @@ export const watermarkCommand = Command.make(
         WatermarkProbe.detectRun(o.run, o.model, {
           split: o.split,
           download: !o.noDownload,
+          permutations: o.permutations,
           ...(Option.isSome(o.queries) ? { queries: o.queries.value } : {}),
           ...(Option.isSome(o.data) ? { source: o.data.value } : {}),
           ...(Option.isSome(o.dataDir) ? { dataDir: o.dataDir.value } : {}),
@@ -79,10 +86,10 @@ export const watermarkCommand = Command.make(
       )
       const dir = join(o.run, "probes")
       mkdirSync(dir, { recursive: true })
-      const file = join(dir, `watermark-${o.model}.json`)
+      const file = join(dir, `watermark-${o.model}-${o.split}.json`)
       writeFileSync(file, `${JSON.stringify(found, null, 2)}\n`)
       yield* Console.log(
-        `${o.model}: watermark ${found.pValue < 0.01 ? "DETECTED" : "not detected"} — score ${found.score.toFixed(2)} (power at k over the mean of ${found.comparisons} other frequencies), p = ${found.pValue.toExponential(2)}, ${found.queries} ${o.split} queries`,
+        `${o.model}: watermark ${found.pValue < 0.01 ? "DETECTED" : "not detected"} — score ${found.score.toFixed(2)} (power at k over the mean of ${found.comparisons} other frequencies), p = ${found.pValue.toExponential(2)}${found.permutationPValue !== undefined ? ` (permutation p = ${found.permutationPValue.toExponential(2)}, ${found.permutations} shuffles)` : ""}, ${found.queries} ${o.split} queries`,
       )
       yield* Console.log(`wrote ${file}`)
     }),

@@ -16,8 +16,12 @@
  *   `p = (1 + score/m)^(−m)`. This null estimates the noise level from the comparison ordinates
  *   instead of the series' variance, so a smooth, low-frequency dependence of the confidence on
  *   `g` (which every model may have) raises the noise estimate rather than the score: the test
- *   errs on the conservative side. It is closed-form (no permutations) and exact for Gaussian
- *   noise in the limit of many queries; the tests check its calibration on noise.
+ *   errs on the conservative side. It is closed-form and exact for Gaussian noise in the limit
+ *   of many queries; the tests check its calibration on noise.
+ * - `permutationPValue` (with `permutations: B`): the same score recomputed with the outputs
+ *   shuffled against `g`, `B` times — distribution-free, a check on the closed form (the
+ *   periodogram's dependence on `g` alone is computed once, so each shuffle costs two dot
+ *   products per frequency).
  *
  * @example
  * ```ts
@@ -62,6 +66,14 @@ export interface Detection {
   readonly spectrum: ReadonlyArray<{ readonly frequency: number; readonly power: number }>
   /** How many query images. */
   readonly queries: number
+  /**
+   * With `permutations: B`: `(1 + #{b : score_b ≥ score}) / (1 + B)`, where `score_b` is the score
+   * of the outputs shuffled against `g` — a distribution-free check of `pValue` (it cannot go
+   * below `1/(1 + B)`).
+   */
+  readonly permutationPValue?: number
+  /** How many permutations `permutationPValue` was computed from. */
+  readonly permutations?: number
 }
 
 /**
@@ -83,16 +95,27 @@ export const periodogram = (
   t: ArrayLike<number>,
   y: ArrayLike<number>,
   omegas: ReadonlyArray<number>,
-): Float64Array => {
+): Float64Array => ordinates(basis(t, omegas), y)
+
+/**
+ * The part of the Lomb–Scargle periodogram that depends only on the sample times: per frequency,
+ * `cos(ω(t − τ))` and `sin(ω(t − τ))` with their squared norms. Computed once, it makes the
+ * periodogram of every permuted series a pair of dot products per frequency.
+ */
+interface Basis {
+  readonly n: number
+  readonly cos: ReadonlyArray<Float64Array>
+  readonly sin: ReadonlyArray<Float64Array>
+  readonly cc: Float64Array
+  readonly ss: Float64Array
+}
+
+const basis = (t: ArrayLike<number>, omegas: ReadonlyArray<number>): Basis => {
   const n = t.length
-  let mean = 0
-  for (let i = 0; i < n; i++) mean += y[i]!
-  mean /= Math.max(1, n)
-  let variance = 0
-  for (let i = 0; i < n; i++) variance += (y[i]! - mean) ** 2
-  variance /= Math.max(1, n - 1)
-  const out = new Float64Array(omegas.length)
-  if (n < 3 || variance <= 0) return out
+  const cos: Array<Float64Array> = []
+  const sin: Array<Float64Array> = []
+  const cc = new Float64Array(omegas.length)
+  const ss = new Float64Array(omegas.length)
   omegas.forEach((w, j) => {
     let s2 = 0
     let c2 = 0
@@ -101,23 +124,55 @@ export const periodogram = (
       c2 += Math.cos(2 * w * t[i]!)
     }
     const tau = Math.atan2(s2, c2) / (2 * w)
-    let yc = 0
-    let ys = 0
-    let cc = 0
-    let ss = 0
+    const c = new Float64Array(n)
+    const s = new Float64Array(n)
     for (let i = 0; i < n; i++) {
       const a = w * (t[i]! - tau)
-      const c = Math.cos(a)
-      const s = Math.sin(a)
-      const d = y[i]! - mean
-      yc += d * c
-      ys += d * s
-      cc += c * c
-      ss += s * s
+      c[i] = Math.cos(a)
+      s[i] = Math.sin(a)
+      cc[j]! += c[i]! * c[i]!
+      ss[j]! += s[i]! * s[i]!
     }
-    out[j] = ((cc > 0 ? (yc * yc) / cc : 0) + (ss > 0 ? (ys * ys) / ss : 0)) / (2 * variance)
+    cos.push(c)
+    sin.push(s)
   })
+  return { n, cos, sin, cc, ss }
+}
+
+/** The normalised periodogram of `y` (in the basis's sample order) at the basis's frequencies. */
+const ordinates = (b: Basis, y: ArrayLike<number>): Float64Array => {
+  const n = b.n
+  let mean = 0
+  for (let i = 0; i < n; i++) mean += y[i]!
+  mean /= Math.max(1, n)
+  let variance = 0
+  for (let i = 0; i < n; i++) variance += (y[i]! - mean) ** 2
+  variance /= Math.max(1, n - 1)
+  const out = new Float64Array(b.cos.length)
+  if (n < 3 || variance <= 0) return out
+  for (let j = 0; j < out.length; j++) {
+    const c = b.cos[j]!
+    const s = b.sin[j]!
+    let yc = 0
+    let ys = 0
+    for (let i = 0; i < n; i++) {
+      const d = y[i]! - mean
+      yc += d * c[i]!
+      ys += d * s[i]!
+    }
+    const cc = b.cc[j]!
+    const ss = b.ss[j]!
+    out[j] = ((cc > 0 ? (yc * yc) / cc : 0) + (ss > 0 ? (ys * ys) / ss : 0)) / (2 * variance)
+  }
   return out
+}
+
+/** Power at index `at` over the mean of the others. */
+const ratio = (power: Float64Array, at: number): number => {
+  let sum = 0
+  for (let j = 0; j < power.length; j++) if (j !== at) sum += power[j]!
+  const noise = sum / Math.max(1, power.length - 1)
+  return noise > 0 ? power[at]! / noise : 0
 }
 
 /**
@@ -223,21 +278,23 @@ export const test = (
   g: ArrayLike<number>,
   y: ArrayLike<number>,
   k: number,
-  options: { readonly from?: number; readonly to?: number } = {},
+  options: {
+    readonly from?: number
+    readonly to?: number
+    readonly permutations?: number
+    readonly seed?: number
+  } = {},
 ): Detection => {
   const others = comparisonFrequencies(k, options)
   const omegas = [...others, k].sort((a, b) => a - b)
-  const power = periodogram(g, normalScores(y), omegas)
+  const b = basis(g, omegas)
+  const scores = normalScores(y)
+  const power = ordinates(b, scores)
   const at = omegas.indexOf(k)
-  let sum = 0
-  omegas.forEach((_, j) => {
-    if (j !== at) sum += power[j]!
-  })
   const m = others.length
-  const noise = sum / Math.max(1, m)
-  const score = noise > 0 ? power[at]! / noise : 0
-  const pValue = m > 0 && noise > 0 ? (1 + score / m) ** -m : 1
-  return {
+  const score = ratio(power, at)
+  const pValue = m > 0 && score > 0 ? (1 + score / m) ** -m : 1
+  const detection: Detection = {
     score,
     pValue,
     frequency: k,
@@ -245,6 +302,26 @@ export const test = (
     spectrum: omegas.map((frequency, j) => ({ frequency, power: power[j]! })),
     queries: g.length,
   }
+  const permutations = Math.max(0, Math.floor(options.permutations ?? 0))
+  if (permutations === 0) return detection
+  // Fisher–Yates shuffles of the scores against g, from a seeded LCG: reproducible
+  let state = (options.seed ?? 1) >>> 0
+  const next = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+    return state / 2 ** 32
+  }
+  const shuffled = Float64Array.from(scores)
+  let above = 0
+  for (let r = 0; r < permutations; r++) {
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(next() * (i + 1))
+      const tmp = shuffled[i]!
+      shuffled[i] = shuffled[j]!
+      shuffled[j] = tmp
+    }
+    if (ratio(ordinates(b, shuffled), at) >= score) above++
+  }
+  return { ...detection, permutationPValue: (1 + above) / (1 + permutations), permutations }
 }
 
 /**
@@ -333,6 +410,8 @@ export const detect = (
     readonly state?: Tree.Tree<tf.Variable>
     readonly from?: number
     readonly to?: number
+    /** Also a permutation p-value from this many shuffles (see {@link Detection}); default none. */
+    readonly permutations?: number
   } = {},
 ): Effect.Effect<Detection> =>
   Effect.gen(function* () {
@@ -345,6 +424,7 @@ export const detect = (
     return test(g, topProbability(logits, classes), key.frequency, {
       ...(options.from !== undefined ? { from: options.from } : {}),
       ...(options.to !== undefined ? { to: options.to } : {}),
+      ...(options.permutations !== undefined ? { permutations: options.permutations } : {}),
     })
   })
 
@@ -445,10 +525,11 @@ export const detectRun = (
     readonly key?: Watermark.Watermark
     readonly queries?: number
     readonly split?: "test" | "train"
+    readonly permutations?: number
   } = {},
 ): Effect.Effect<Detection, RunDir.OpenError | IoError, Data | Scope.Scope> =>
   Effect.gen(function* () {
-    const { key: given, queries, split, ...open } = options
+    const { key: given, queries, split, permutations, ...open } = options
     const opened = yield* RunDir.open(dir, { ...open, model })
     const key = given ?? keyOf(opened.pipeline)
     if (key === undefined)
@@ -462,5 +543,7 @@ export const detectRun = (
     const n = Math.min(from.n, queries ?? from.n)
     const size = opened.dataset.shape[0] * opened.dataset.shape[1] * opened.dataset.shape[2]
     const sub: Dataset.Split = { x: from.x.subarray(0, n * size), y: from.y.subarray(0, n), n }
-    return yield* detect(opened.built, key, sub, opened.dataset.shape)
+    return yield* detect(opened.built, key, sub, opened.dataset.shape, {
+      ...(permutations !== undefined ? { permutations } : {}),
+    })
   })

@@ -54,6 +54,39 @@ describe("watermark detector", () => {
     expect(ps.filter((p) => p < 0.5).length).toBeLessThan(140)
   })
 
+  it("the permutation p-value agrees with the closed form: small on a planted signal, not on noise, seeded", () => {
+    const r = generator(3)
+    const g = Array.from({ length: 400 }, () => r.u())
+    const signal = g.map((t) => 0.6 * Math.cos(k * t) + r.n())
+    const found = WatermarkProbe.test(g, signal, k, { permutations: 199, seed: 4 })
+    expect(found.permutations).toBe(199)
+    // (almost) no shuffle reaches the planted score; 1/200 is the least 199 shuffles can give
+    expect(found.permutationPValue).toBeLessThanOrEqual(2 / 200)
+    expect(found.pValue).toBeLessThan(1e-4)
+    // same seed, same answer; the closed-form part is unchanged by asking for permutations
+    expect(WatermarkProbe.test(g, signal, k, { permutations: 199, seed: 4 })).toEqual(found)
+    const plain = WatermarkProbe.test(g, signal, k)
+    expect(plain.permutationPValue).toBeUndefined()
+    expect(plain.score).toBe(found.score)
+
+    // on noise the two p-values track each other (both estimate P(score ≥ observed))
+    const pairs: Array<[number, number]> = []
+    for (let seed = 1; seed <= 30; seed++) {
+      const q = generator(500 + seed)
+      const t = Array.from({ length: 300 }, () => q.u())
+      const d = WatermarkProbe.test(
+        t,
+        t.map(() => q.n()),
+        k,
+        { permutations: 199, seed },
+      )
+      pairs.push([d.pValue, d.permutationPValue!])
+    }
+    for (const [closed, perm] of pairs) expect(Math.abs(closed - perm)).toBeLessThan(0.12)
+    expect(pairs.filter(([, perm]) => perm < 0.5).length).toBeGreaterThan(5)
+    expect(pairs.filter(([, perm]) => perm < 0.5).length).toBeLessThan(25)
+  })
+
   it("the periodogram is normalised and peaks at the signal's frequency", () => {
     const t = Array.from({ length: 256 }, (_, i) => i / 256)
     const p = WatermarkProbe.periodogram(
