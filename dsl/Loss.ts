@@ -203,6 +203,100 @@ export interface Relation<R extends string = string> extends Reads<R> {
 }
 
 /**
+ * How {@link MultiTeacher} weighs its teachers: `softmax-loss` (BNext) gives teacher i the weight
+ * `αᵢ = softmax_j(L_j)ᵢ` of the per-teacher losses, per sample and detached (the teacher the
+ * student is furthest from counts most); `mean` gives every teacher `1/n`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TeacherWeighting = "softmax-loss" | "mean"
+
+/**
+ * Multi-teacher distillation (BNext's `train_assistant_group_amp.py`): per sample,
+ * `L = T²·Σᵢ αᵢ·cᵢ` with `cᵢ = −Σ_k softmax(tᵢ/T)_k·log softmax(s/T)_k` the cross-entropy of the
+ * student against teacher i's softened distribution and `α` the detached
+ * {@link TeacherWeighting} of the `cᵢ`; the batch mean of that.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MultiTeacher<R extends string = string> extends Reads<R> {
+  readonly _tag: "MultiTeacher"
+  readonly student: Ref
+  readonly teachers: ReadonlyArray<Ref>
+  readonly weighting: TeacherWeighting
+  readonly temperature: Num
+}
+
+/**
+ * Class balance of a batch (data-free distillation): `log K − H(p̄)` with `p̄` the batch mean of
+ * `softmax(logits/T)` over `K` classes — the KL divergence of the mean prediction from uniform,
+ * ≥ 0, zero when the batch covers every class equally. A generator minimises it (CuDFKD's
+ * entropy term: the reference adds `−λ·H(p̄)`; the gradient is the same).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClassBalance<R extends string = string> extends Reads<R> {
+  readonly _tag: "ClassBalance"
+  readonly logits: Ref
+  readonly temperature: Num
+}
+
+/**
+ * The adversarial term of data-free distillation: minus the teacher–student disagreement,
+ * `−mean_i mᵢ·Dᵢ`, with `Dᵢ = T²·KL(softmax(tᵢ/T) ‖ softmax(sᵢ/T))` (`distance: "kl"`) or
+ * `Dᵢ = mean_k |tᵢₖ − sᵢₖ|` on logits (`"l1"`, DFAD), and `mᵢ = 1` where the two argmaxes agree
+ * (`mask: "agree"`, CuDFKD's `adv_type kl`) or always (`"all"`). A generator minimising it
+ * makes samples on which the student departs from the teacher.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Adversarial<R extends string = string> extends Reads<R> {
+  readonly _tag: "Adversarial"
+  readonly teacher: Ref
+  readonly student: Ref
+  readonly temperature: Num
+  readonly distance: "kl" | "l1"
+  readonly mask: "agree" | "all"
+}
+
+/**
+ * Batch-norm statistics matching (DeepInversion): `Σ_layers ‖μ_batch − μ_running‖ᵖ +
+ * ‖σ²_batch − σ²_running‖ᵖ` over batch-norm gap taps (`"t.bn0"`, … of a `Model.cnn` with
+ * `batchNorm`), with `p = 2` (`norm: "squared"`) or the plain L2 norm (`"l2"`, as the
+ * reference's `DeepInversionHook`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BnStatistics<R extends string = string> extends Reads<R> {
+  readonly _tag: "BnStatistics"
+  readonly taps: ReadonlyArray<Ref>
+  readonly norm: "squared" | "l2"
+}
+
+/**
+ * Self-paced (curriculum) distillation, CuDFKD: per sample `lᵢ = T²·KL(softmax(tᵢ/T) ‖
+ * softmax(sᵢ/T))`, weighted by `vᵢ(λ)` (detached) and averaged over the batch. `hard`: `vᵢ =
+ * [lᵢ < λ]`; `soft`: `vᵢ = max(0, 1 − lᵢ/λ)`; `log`: `vᵢ = (1 + e^{−λ}) / (1 + e^{lᵢ − λ})`. With
+ * `λ` a ramp that grows, the student learns the easy samples first, the hard ones later.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Curriculum<R extends string = string> extends Reads<R> {
+  readonly _tag: "Curriculum"
+  readonly teacher: Ref
+  readonly student: Ref
+  readonly temperature: Num
+  readonly lambda: Num
+  readonly weighting: "hard" | "soft" | "log"
+}
+
+/**
  * A loss term.
  *
  * @since 0.1.0
@@ -216,6 +310,11 @@ export type Loss<R extends string = string> =
   | HardDistill<R>
   | Hint<R>
   | Relation<R>
+  | MultiTeacher<R>
+  | ClassBalance<R>
+  | Adversarial<R>
+  | BnStatistics<R>
+  | Curriculum<R>
 
 /**
  * The names a loss (or a record of losses) reads, at the type level.
@@ -418,6 +517,133 @@ export const relation = <const S extends Ref, const T extends Ref>(options: {
 })
 
 /**
+ * Distillation from several teachers at once, weighted per sample by how far the student is from
+ * each (`weighting: "softmax-loss"`, BNext's default) or equally (`"mean"`). Each teacher's term is
+ * the cross-entropy of the student against that teacher's softmax (at temperature T, times T²);
+ * the weights are detached, so no gradient flows through them.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const mt = Loss.multiTeacher({ student: "s", teachers: ["t1", "t2"] })
+ * const equal = Loss.multiTeacher({ student: "s", teachers: ["t1", "t2"], weighting: "mean", temperature: 2 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const multiTeacher = <const S extends Ref, const T extends ReadonlyArray<Ref>>(options: {
+  readonly student: S
+  readonly teachers: T
+  readonly weighting?: TeacherWeighting
+  readonly temperature?: Num
+}): MultiTeacher<NameOf<S> | NameOf<T[number]>> => ({
+  _tag: "MultiTeacher",
+  student: options.student,
+  teachers: [...options.teachers],
+  weighting: options.weighting ?? "softmax-loss",
+  temperature: options.temperature ?? 1,
+})
+
+/**
+ * Class balance `log K − H(mean softmax(logits/T))` (data-free distillation's entropy term).
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const balance = Loss.classBalance({ logits: "tg", temperature: 20 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const classBalance = <const L extends Ref>(options: {
+  readonly logits: L
+  readonly temperature?: Num
+}): ClassBalance<NameOf<L>> => ({
+  _tag: "ClassBalance",
+  logits: options.logits,
+  temperature: options.temperature ?? 1,
+})
+
+/**
+ * Minus the teacher–student disagreement (a generator's adversarial term). Defaults: KL at T = 3,
+ * masked to the samples whose argmaxes agree (CuDFKD).
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const adv = Loss.adversarial({ teacher: "tg", student: "sg" })
+ * const dfad = Loss.adversarial({ teacher: "tg", student: "sg", distance: "l1", mask: "all" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const adversarial = <const T extends Ref, const S extends Ref>(options: {
+  readonly teacher: T
+  readonly student: S
+  readonly temperature?: Num
+  readonly distance?: "kl" | "l1"
+  readonly mask?: "agree" | "all"
+}): Adversarial<NameOf<T> | NameOf<S>> => ({
+  _tag: "Adversarial",
+  teacher: options.teacher,
+  student: options.student,
+  temperature: options.temperature ?? 3,
+  distance: options.distance ?? "kl",
+  mask: options.mask ?? "agree",
+})
+
+/**
+ * Batch-norm statistics matching on gap taps (`Model.cnn` with `batchNorm`: `bn0`, `bn1`, …).
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const bn = Loss.bnStatistics({ taps: ["tg.bn0", "tg.bn1"], norm: "l2" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const bnStatistics = <const T extends ReadonlyArray<Ref>>(options: {
+  readonly taps: T
+  readonly norm?: "squared" | "l2"
+}): BnStatistics<NameOf<T[number]>> => ({
+  _tag: "BnStatistics",
+  taps: [...options.taps],
+  norm: options.norm ?? "squared",
+})
+
+/**
+ * Self-paced curriculum distillation with threshold `λ` (a number or a growing ramp).
+ *
+ * @example
+ * ```ts
+ * import { Loss, Ramp } from "retort/dsl"
+ * const cur = Loss.curriculum({ teacher: "t", student: "s", lambda: Ramp.linear({ from: 0.5, to: 4 }) })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const curriculum = <const T extends Ref, const S extends Ref>(options: {
+  readonly teacher: T
+  readonly student: S
+  readonly lambda: Num
+  readonly temperature?: Num
+  readonly weighting?: "hard" | "soft" | "log"
+}): Curriculum<NameOf<T> | NameOf<S>> => ({
+  _tag: "Curriculum",
+  teacher: options.teacher,
+  student: options.student,
+  temperature: options.temperature ?? 1,
+  lambda: options.lambda,
+  weighting: options.weighting ?? "log",
+})
+
+/**
  * Every operand a loss reads, in order (with detach flags).
  *
  * @example
@@ -454,6 +680,21 @@ export const operands = (loss: Loss): ReadonlyArray<{ readonly role: string; rea
         { role: "student", ref: loss.student },
         { role: "teacher", ref: loss.teacher },
       ]
+    case "MultiTeacher":
+      return [
+        { role: "student", ref: loss.student },
+        ...loss.teachers.map((ref, i) => ({ role: `teachers.${i}`, ref })),
+      ]
+    case "ClassBalance":
+      return [{ role: "logits", ref: loss.logits }]
+    case "Adversarial":
+    case "Curriculum":
+      return [
+        { role: "teacher", ref: loss.teacher },
+        { role: "student", ref: loss.student },
+      ]
+    case "BnStatistics":
+      return loss.taps.map((ref, i) => ({ role: `taps.${i}`, ref }))
   }
 }
 
@@ -472,7 +713,14 @@ export const hyperParameters = (loss: Loss): Readonly<Record<string, Num>> => {
     case "Kl":
       return { temperature: loss.temperature }
     case "Relation":
+    case "MultiTeacher":
+    case "ClassBalance":
+    case "Adversarial":
       return { temperature: loss.temperature }
+    case "Curriculum":
+      return { temperature: loss.temperature, lambda: loss.lambda }
+    case "BnStatistics":
+      return {}
     case "Bce":
     case "HardDistill":
     case "Hint":
@@ -512,6 +760,16 @@ export const describe = (loss: Loss): string => {
       return `hint(${r(loss.student)} ≈ ${r(loss.teacher)}${loss.projection ? ", proj" : ""})`
     case "Relation":
       return `relation(${r(loss.student)} ≈ ${r(loss.teacher)}, ${loss.kind})`
+    case "ClassBalance":
+      return `classBalance(${r(loss.logits)}, T=${n(loss.temperature)})`
+    case "Adversarial":
+      return `−${loss.distance}(${r(loss.teacher)}, ${r(loss.student)}, T=${n(loss.temperature)}${loss.mask === "agree" ? ", where argmax agrees" : ""})`
+    case "BnStatistics":
+      return `bnStatistics(${loss.taps.map(r).join(", ")}, ${loss.norm})`
+    case "Curriculum":
+      return `curriculum(${r(loss.teacher)} ‖ ${r(loss.student)}, T=${n(loss.temperature)}, λ=${n(loss.lambda)}, ${loss.weighting})`
+    case "MultiTeacher":
+      return `multiTeacher(${loss.teachers.map(r).join(", ")} → ${r(loss.student)}, ${loss.weighting}, T=${n(loss.temperature)})`
   }
 }
 
@@ -580,5 +838,34 @@ export const schema: Schema.Codec<Loss> = Schema.Union([
     teacher: RefSchema,
     kind: Schema.Literals(["gram", "softmax"]),
     temperature: Num,
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("MultiTeacher"),
+    student: RefSchema,
+    teachers: Schema.Array(RefSchema),
+    weighting: Schema.Literals(["softmax-loss", "mean"]),
+    temperature: Num,
+  }),
+  Schema.Struct({ _tag: Schema.Literal("ClassBalance"), logits: RefSchema, temperature: Num }),
+  Schema.Struct({
+    _tag: Schema.Literal("Adversarial"),
+    teacher: RefSchema,
+    student: RefSchema,
+    temperature: Num,
+    distance: Schema.Literals(["kl", "l1"]),
+    mask: Schema.Literals(["agree", "all"]),
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("BnStatistics"),
+    taps: Schema.Array(RefSchema),
+    norm: Schema.Literals(["squared", "l2"]),
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("Curriculum"),
+    teacher: RefSchema,
+    student: RefSchema,
+    temperature: Num,
+    lambda: Num,
+    weighting: Schema.Literals(["hard", "soft", "log"]),
   }),
 ])

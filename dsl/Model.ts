@@ -364,6 +364,32 @@ export interface Load {
 }
 
 /**
+ * A generator (data-free distillation): a network from noise `z` `[batch, latent]` to images of
+ * `output` (default `[28, 28, 1]`) in `[0, 1]` — the pixel range every model reads. A dense
+ * layer projects `z` to `(h/4)×(w/4)×2·width` features, then two stages of ×2 nearest-neighbour
+ * upsampling, a 3×3 convolution and batch norm + ReLU (`2·width` then `width` channels), and a
+ * final 3×3 convolution to the image channels through a sigmoid (the DCGAN-style generator of
+ * DFAD and CMI). `h` and `w` must be divisible by 4. Its output (the forward's `as`) is images,
+ * not logits: read it as another forward's `input`.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * const g: Model.Generator = Model.generator({ latent: 64, width: 32 })
+ * Model.describe(g) // "generator z64 → 7×7×64 → 14×14×64 → 28×28×32 → 28×28×1, batch-norm"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Generator {
+  readonly _tag: "Generator"
+  readonly latent: number
+  readonly width?: number
+  readonly output?: Shape
+}
+
+/**
  * Any model description.
  *
  * @example
@@ -375,7 +401,7 @@ export interface Load {
  * @since 0.1.0
  * @category models
  */
-export type Model = Mlp | Cnn | ResNet | Vit | Binary | Custom | Load
+export type Model = Mlp | Cnn | ResNet | Vit | Binary | Custom | Load | Generator
 
 // ---------------------------------------------------------------------------------------------
 // Constructors
@@ -570,6 +596,56 @@ export const load = (options: {
     }),
   )
 
+/**
+ * A {@link Generator} of images of `output` (default `[28, 28, 1]`) from `latent`-dimensional
+ * noise, `width` (default 32) channels in its last stage.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * const g = Model.generator({ latent: 64, width: 32, output: [28, 28, 1] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const generator = (options: {
+  readonly latent: number
+  readonly width?: number
+  readonly output?: Shape
+}): Generator => freeze(defined<Generator>({ _tag: "Generator", ...options }))
+
+/**
+ * Whether a description is a {@link Generator} (noise in, images out) rather than a classifier.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * Model.isGenerator(Model.generator({ latent: 16 })) // true
+ * Model.isGenerator(Model.mlp({ hidden: [], classes: 10 })) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isGenerator = (model: Model): model is Generator => model._tag === "Generator"
+
+/**
+ * The image shape a {@link Generator} produces (default `[28, 28, 1]`); `undefined` for
+ * classifiers.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * Model.generatedShape(Model.generator({ latent: 16, output: [32, 32, 3] })) // [32, 32, 3]
+ * ```
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const generatedShape = (model: Model): Shape | undefined =>
+  model._tag === "Generator" ? (model.output ?? defaultInput) : undefined
+
 // ---------------------------------------------------------------------------------------------
 // Schema
 // ---------------------------------------------------------------------------------------------
@@ -657,6 +733,12 @@ const LoadSchema = Schema.TaggedStruct("Load", {
   normalize: Schema.optionalKey(normalizeSchema),
 })
 
+const GeneratorSchema = Schema.TaggedStruct("Generator", {
+  latent: PositiveInt,
+  width: Schema.optionalKey(PositiveInt),
+  output: Schema.optionalKey(ShapeSchema),
+})
+
 const CustomSchema = Schema.TaggedStruct("Custom", {
   name: Schema.String.check(Schema.isNonEmpty()),
   options: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
@@ -686,6 +768,7 @@ export const schema: Schema.Codec<Model> = Schema.Union([
   BinarySchema,
   CustomSchema,
   LoadSchema,
+  GeneratorSchema,
 ])
 
 /**
@@ -712,6 +795,7 @@ const tags: Record<Model["_tag"], true> = {
   Binary: true,
   Custom: true,
   Load: true,
+  Generator: true,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -736,7 +820,9 @@ const base = (model: Model): Exclude<Model, Binary> => (model._tag === "Binary" 
  */
 export const inputShape = (model: Model): Shape | undefined => {
   const m = base(model)
-  return m._tag === "Custom" || m._tag === "Load" ? undefined : (m.input ?? defaultInput)
+  return m._tag === "Custom" || m._tag === "Load" || m._tag === "Generator"
+    ? undefined
+    : (m.input ?? defaultInput)
 }
 
 const defaultInput: Shape = Object.freeze([28, 28, 1] as const)
@@ -755,7 +841,7 @@ const defaultInput: Shape = Object.freeze([28, 28, 1] as const)
  */
 export const classes = (model: Model): number | undefined => {
   const m = base(model)
-  return m._tag === "Custom" || m._tag === "Load" ? undefined : m.classes
+  return m._tag === "Custom" || m._tag === "Load" || m._tag === "Generator" ? undefined : m.classes
 }
 
 /**
@@ -831,6 +917,8 @@ export const tapShapes = (model: Model): Readonly<Record<string, ReadonlyArray<n
     case "Custom":
     case "Load":
       return undefined
+    case "Generator":
+      return out
     case "Mlp":
       m.hidden.forEach((h, i) => {
         out[`hidden${i}`] = [h]
@@ -844,6 +932,9 @@ export const tapShapes = (model: Model): Readonly<Record<string, ReadonlyArray<n
         h = Math.floor(h / pool)
         w = Math.floor(w / pool)
         c = l.filters
+        // the batch-norm statistics gap [μ_batch − μ_running; σ²_batch − σ²_running] (data-free KD),
+        // listed where the forward writes it: before the stage's output tap
+        if (m.batchNorm) out[`bn${i}`] = [2, l.filters]
         out[`conv${i}`] = [h, w, c]
       })
       out.flat = [h * w * c]
@@ -901,6 +992,8 @@ export const heads = (model: Model): ReadonlyArray<string> | undefined => {
     case "Custom":
     case "Load":
       return undefined
+    case "Generator":
+      return ["images"]
     case "ResNet":
       return ["logits", ...(m.exits ?? []).map((_, i) => `exit${i}`)]
     case "Vit":
@@ -938,6 +1031,7 @@ export const stochastic = (model: Model): boolean => {
       return dropPathRates(m).some((r) => !isZero(r))
     case "Custom":
     case "Load":
+    case "Generator":
       return false
   }
 }
@@ -962,6 +1056,7 @@ export const binarizable = (model: Model): number | undefined => {
   switch (m._tag) {
     case "Custom":
     case "Load":
+    case "Generator":
       return undefined
     case "Mlp":
       return Math.max(0, m.hidden.length - 1)
@@ -1048,6 +1143,11 @@ export const describe = (model: Model): string => {
       const what = model.binarizeActivations ? "weights+activations" : "weights"
       const t = model.temperature === undefined ? "" : `, T=${fmtNum(model.temperature)}`
       return `binary(${what}${t}) ${describe(model.inner)}`
+    }
+    case "Generator": {
+      const [h, w, c] = model.output ?? defaultInput
+      const width = model.width ?? 32
+      return `generator z${model.latent} → ${h / 4}×${w / 4}×${2 * width} → ${h / 2}×${w / 2}×${2 * width} → ${h}×${w}×${width} → ${h}×${w}×${c}, batch-norm`
     }
     case "Custom":
       return `custom "${model.name}"${model.options === undefined ? "" : ` ${JSON.stringify(model.options)}`}`
@@ -1207,6 +1307,8 @@ export const check = (model: Model): ReadonlyArray<Issue> => {
           path: "inner",
           message: `a model loaded from "${inner.path}" cannot be binarised (binarise a built-in model and distil into it)`,
         })
+      } else if (inner._tag === "Generator") {
+        issues.push({ path: "inner", message: "a generator cannot be binarised (it is not a classifier)" })
       } else if (inner._tag === "Custom") {
         issues.push({
           path: "inner",
@@ -1231,6 +1333,15 @@ export const check = (model: Model): ReadonlyArray<Issue> => {
     case "Load":
       checkNormalize(issues, "normalize", model.normalize)
       break
+    case "Generator": {
+      const [h, w] = model.output ?? defaultInput
+      if (h % 4 !== 0 || w % 4 !== 0)
+        issues.push({
+          path: "output",
+          message: `a generator upsamples ×4 from (h/4)×(w/4): ${h}×${w} is not divisible by 4`,
+        })
+      break
+    }
   }
   return issues
 }

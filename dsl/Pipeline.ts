@@ -45,6 +45,7 @@
  */
 import { Schema } from "effect"
 import * as Domain from "./Domain.js"
+import * as Learned from "./Learned.js"
 import * as Model from "./Model.js"
 import * as Phase from "./Phase.js"
 import * as Step from "./Step.js"
@@ -222,6 +223,11 @@ export interface Pipeline {
    * `--checkpoint-every` overrides it. Default 500; 0: only at phase ends.
    */
   readonly checkpointEvery?: number
+  /**
+   * Learned hyper-parameters by name (see `Learned`), read with `Ramp.learned(name)` and
+   * optimised by a look-ahead update; checkpointed with the models.
+   */
+  readonly params?: Readonly<Record<string, Learned.Param>>
 }
 
 /**
@@ -238,6 +244,7 @@ export const make = (options: {
   readonly models: Readonly<Record<string, Model.Model>>
   readonly phases: ReadonlyArray<Phase.Phase>
   readonly checkpointEvery?: number
+  readonly params?: Readonly<Record<string, Learned.Param>>
 }): Pipeline => ({
   _tag: "Pipeline",
   name: options.name,
@@ -247,6 +254,7 @@ export const make = (options: {
   models: options.models,
   phases: options.phases,
   ...(options.checkpointEvery !== undefined ? { checkpointEvery: options.checkpointEvery } : {}),
+  ...(options.params !== undefined ? { params: options.params } : {}),
 })
 
 /**
@@ -306,6 +314,10 @@ export const describe = (p: Pipeline): string => {
   lines.push("models:")
   for (const [name, m] of Object.entries(p.models)) lines.push(`  ${name}: ${Model.describe(m)}`)
   for (const a of averages(p)) lines.push(`  ${a.as}: ${a.kind.toLowerCase()} of ${a.model}`)
+  if (p.params !== undefined && Object.keys(p.params).length > 0) {
+    lines.push("learned parameters:")
+    for (const [name, param] of Object.entries(p.params)) lines.push(`  ${name}: ${Learned.describe(param)}`)
+  }
   p.phases.forEach((ph, i) => {
     const len = ph.steps !== undefined ? `${ph.steps} steps` : `${ph.epochs} epochs`
     lines.push(`phase ${i + 1} ${ph.name} (${len})`)
@@ -357,6 +369,7 @@ export const schemaWith = <S extends Schema.Top>(phase: S) =>
     models: Schema.Record(Schema.String, Model.schema),
     phases: Schema.Array(phase),
     checkpointEvery: Schema.optionalKey(Schema.Finite),
+    params: Schema.optionalKey(Schema.Record(Schema.String, Learned.paramSchema)),
   })
 
 /**

@@ -50,6 +50,11 @@ export interface Clock {
   readonly step: number
   readonly epoch: number
   readonly progress: number
+  /**
+   * Current values of learned hyper-parameters by name (see {@link learned}), where the host
+   * needs them as numbers (reports). Absent: a {@link Learned} node evaluates to `NaN`.
+   */
+  readonly learned?: Readonly<Record<string, number>>
 }
 
 /**
@@ -446,6 +451,27 @@ export interface Arctan {
 }
 
 /**
+ * The current value of a learned hyper-parameter, declared in the pipeline's `params` (see
+ * `Learned`). Inside a training step the compiler reads it as a tensor, so gradients reach the
+ * parameter; only loss weights and KD / relation temperatures may read one (validated), alone
+ * or through arithmetic nodes (`Add`, `Mul`, `Scale`, `Clamp`, `Min`, `Max`). On the host it
+ * evaluates to `clock.learned[name]` (`NaN` when the clock does not carry it).
+ *
+ * @example
+ * ```ts
+ * import * as Ramp from "./dsl/Ramp.js"
+ * const t: Ramp.Learned = Ramp.learned("T")
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Learned {
+  readonly _tag: "Learned"
+  readonly name: string
+}
+
+/**
  * A schedule: one of the tagged nodes above.
  *
  * @example
@@ -475,6 +501,7 @@ export type Ramp =
   | Min
   | Max
   | Arctan
+  | Learned
 
 /**
  * A numeric hyper-parameter: a plain number or a {@link Ramp}.
@@ -514,6 +541,7 @@ const tagNames = [
   "Min",
   "Max",
   "Arctan",
+  "Learned",
 ] as const satisfies ReadonlyArray<Ramp["_tag"]>
 
 const UnitSchema = Schema.Literals(["progress", "step", "epoch"])
@@ -631,6 +659,7 @@ const ClampSchema = Schema.TaggedStruct("Clamp", {
 const MinSchema = Schema.TaggedStruct("Min", { a: NumRef, b: NumRef })
 const MaxSchema = Schema.TaggedStruct("Max", { a: NumRef, b: NumRef })
 const ArctanSchema = Schema.TaggedStruct("Arctan", { max: Finite, v: Positive, unit: UnitSchema })
+const LearnedSchema = Schema.TaggedStruct("Learned", { name: Schema.String })
 
 /**
  * Codec of {@link Ramp} (recursive). The encoded form is the value itself: plain JSON objects
@@ -666,6 +695,7 @@ export const schema: Schema.Codec<Ramp> = Schema.Union([
   MinSchema,
   MaxSchema,
   ArctanSchema,
+  LearnedSchema,
 ]).annotate({
   identifier: "Ramp",
   description: "A hyper-parameter schedule (dsl/Ramp.ts)",
@@ -1277,6 +1307,92 @@ export const easyHardEasy = (options: {
 export const arctan = (options: { readonly max: number; readonly v: number; readonly unit?: Unit }): Arctan =>
   Object.freeze({ _tag: "Arctan", max: options.max, v: options.v, unit: options.unit ?? "step" })
 
+/**
+ * The current value of the learned hyper-parameter `name` (declared in the pipeline's `params`):
+ * a tensor inside the step, so that its optimiser's gradient reaches it. Combine it with
+ * arithmetic nodes (`Ramp.scale(Ramp.learned("T"), 2)`).
+ *
+ * @example
+ * ```ts
+ * import * as Ramp from "./dsl/Ramp.js"
+ * const T = Ramp.learned("T")
+ * Ramp.evaluate(T, { step: 0, epoch: 0, progress: 0, learned: { T: 3.5 } }) // 3.5
+ * Ramp.describe(Ramp.scale(T, 2)) // "2×learned(T)"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const learned = (name: string): Learned => Object.freeze({ _tag: "Learned", name })
+
+/** Children of a node, with whether the node reads them as plain arithmetic (tensor-friendly). */
+const children = (r: Ramp): ReadonlyArray<{ readonly num: Num; readonly arithmetic: boolean }> => {
+  switch (r._tag) {
+    case "Add":
+    case "Mul":
+    case "Min":
+    case "Max":
+      return [
+        { num: r.a, arithmetic: true },
+        { num: r.b, arithmetic: true },
+      ]
+    case "Scale":
+    case "Clamp":
+      return [{ num: r.ramp, arithmetic: true }]
+    case "Warmup":
+      return [{ num: r.to, arithmetic: false }]
+    case "Sequence":
+      return [
+        ...r.segments.map((s) => ({ num: s.ramp, arithmetic: false })),
+        { num: r.last, arithmetic: false },
+      ]
+    default:
+      return []
+  }
+}
+
+/**
+ * The learned hyper-parameters a number or ramp reads, each with whether it is reached through
+ * arithmetic nodes only (`direct`): only then can the step compute it as a tensor.
+ *
+ * @example
+ * ```ts
+ * import * as Ramp from "./dsl/Ramp.js"
+ * Ramp.learnedNames(Ramp.add(Ramp.learned("T"), 1)) // [{ name: "T", direct: true }]
+ * Ramp.learnedNames(0.5) // []
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const learnedNames = (
+  num: Num,
+): ReadonlyArray<{ readonly name: string; readonly direct: boolean }> => {
+  const out: Array<{ name: string; direct: boolean }> = []
+  const walk = (n: Num, direct: boolean) => {
+    if (typeof n === "number") return
+    if (n._tag === "Learned") out.push({ name: n.name, direct })
+    else for (const c of children(n)) walk(c.num, direct && c.arithmetic)
+  }
+  walk(num, true)
+  return out
+}
+
+/**
+ * Whether a number or ramp reads a learned hyper-parameter.
+ *
+ * @example
+ * ```ts
+ * import * as Ramp from "./dsl/Ramp.js"
+ * Ramp.isLearned(Ramp.scale(Ramp.learned("T"), 2)) // true
+ * Ramp.isLearned(Ramp.constant(4)) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isLearned = (num: Num): boolean => learnedNames(num).length > 0
+
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 // ---------------------------------------------------------------------------------------------
@@ -1359,6 +1475,7 @@ const handlers: Handlers = {
   Min: (r, c) => Math.min(evalNum(r.a, c), evalNum(r.b, c)),
   Max: (r, c) => Math.max(evalNum(r.a, c), evalNum(r.b, c)),
   Arctan: (r, c) => ((r.max * 2) / Math.PI) * Math.atan(c[r.unit] / r.v),
+  Learned: (r, c) => c.learned?.[r.name] ?? Number.NaN,
 }
 
 const evalNum = (num: Num, c: Clock): number =>
@@ -1450,6 +1567,7 @@ const describers: Describers = {
   Min: (r) => `min(${describe(r.a)}, ${describe(r.b)})`,
   Max: (r) => `max(${describe(r.a)}, ${describe(r.b)})`,
   Arctan: (r) => `arctan(${fmt(r.max)}·2/π·atan(${r.unit}/${fmt(r.v)}))`,
+  Learned: (r) => `learned(${r.name})`,
 }
 
 /**

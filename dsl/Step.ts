@@ -37,6 +37,7 @@ import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Augment from "./Augment.js"
 import * as Episodic from "./Episodic.js"
+import * as Learned from "./Learned.js"
 import * as Loss from "./Loss.js"
 import * as Optimizer from "./Optimizer.js"
 import * as Ramp from "./Ramp.js"
@@ -65,11 +66,13 @@ export interface AugmentStage {
  * - `train`: training mode (dropout, drop-path and batch-norm statistics active); gradients
  *   flow into the model's parameters.
  * - `frozen`: evaluation mode, no gradient (a teacher, or an averaged copy).
+ * - `eval`: evaluation mode and never optimised, but not detached: gradients flow back through
+ *   the model into its input (a frozen teacher that a generator learns through, data-free KD).
  *
  * @since 0.1.0
  * @category models
  */
-export type Mode = "train" | "frozen"
+export type Mode = "train" | "frozen" | "eval"
 
 /**
  * Progressive random channel dropout (PLACE): at each step one of `layers` (taps) is chosen at
@@ -133,6 +136,8 @@ export interface Optimize {
   readonly loss: string
   /** An episodic multi-domain update (MLDG, see `Episodic`) instead of a plain step. */
   readonly episodic?: Episodic.Episodic
+  /** A look-ahead meta-update of learned hyper-parameters before this update (see `Learned`). */
+  readonly learn?: Learned.Lookahead
 }
 
 /**
@@ -173,7 +178,22 @@ export interface Swa {
  * @since 0.1.0
  * @category models
  */
-export type Stage = AugmentStage | Forward | LossStage | Optimize | Ema | Swa
+export type Stage = AugmentStage | Forward | LossStage | Optimize | Ema | Swa | Noise
+
+/**
+ * Sample noise `[batch, dim]` (standard normal, or uniform on `[−1, 1]`) as `as`: the input of a
+ * generator in data-free distillation. Seeded by the step's seed and the stage's index; the
+ * batch size is the phase's. A step that reads neither `x` nor `y` never draws a training batch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Noise {
+  readonly _tag: "Noise"
+  readonly as: string
+  readonly dim: number
+  readonly distribution: "normal" | "uniform"
+}
 
 // ---------------------------------------------------------------------------------------------
 // Step
@@ -450,7 +470,11 @@ export const optimize =
   <const L extends string = "loss">(
     models: string | ReadonlyArray<string>,
     optimizer: Optimizer.Optimizer,
-    options?: { readonly loss?: L; readonly episodic?: Episodic.Episodic },
+    options?: {
+      readonly loss?: L
+      readonly episodic?: Episodic.Episodic
+      readonly learn?: Learned.Lookahead
+    },
   ) =>
   <R extends string, W extends string>(self: Step<R, W> & CheckReads<L, W>): Step<R, W> =>
     make([
@@ -461,6 +485,7 @@ export const optimize =
         optimizer,
         loss: options?.loss ?? "loss",
         ...(options?.episodic !== undefined ? { episodic: options.episodic } : {}),
+        ...(options?.learn !== undefined ? { learn: options.learn } : {}),
       },
     ])
 
@@ -520,6 +545,52 @@ export const swa =
         unit: options.unit ?? "epoch",
       },
     ])
+
+/**
+ * Sample noise `[batch, dim]` as `as` (data-free distillation: a generator's input).
+ *
+ * @example
+ * ```ts
+ * import { Step } from "retort/dsl"
+ * const step = Step.start.pipe(
+ *   Step.noise({ as: "z", dim: 64 }),
+ *   Step.forward("generator", { as: "xg", input: "z" }),
+ *   Step.forward("teacher", { as: "t", mode: "eval", input: "xg" }),
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category stages
+ */
+export const noise =
+  <const As extends string>(options: {
+    readonly as: As
+    readonly dim: number
+    readonly distribution?: "normal" | "uniform"
+  }) =>
+  <R extends string, W extends string>(self: Step<R, W>): Step<R, W | As> =>
+    make([
+      ...self.stages,
+      { _tag: "Noise", as: options.as, dim: options.dim, distribution: options.distribution ?? "normal" },
+    ])
+
+/**
+ * Whether a step reads the training batch (`x` or `y`, directly or through an augmentation). A
+ * step that does not (it starts from {@link noise}) is data-free: the runner draws no training
+ * batches for its phase.
+ *
+ * @example
+ * ```ts
+ * import { Step } from "retort/dsl"
+ * Step.readsBatch(Step.start.pipe(Step.forward("student", { as: "s" }))) // true
+ * Step.readsBatch(Step.start.pipe(Step.noise({ as: "z", dim: 8 }))) // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const readsBatch = (step: Any): boolean =>
+  analyze(step, []).unwritten.some((u) => u.name === "x" || u.name === "y")
 
 // ---------------------------------------------------------------------------------------------
 // Analysis
@@ -584,6 +655,8 @@ export const footprint = (stage: Stage): Footprint => {
     case "Ema":
     case "Swa":
       return { reads: [], writes: [], uses: [stage.model], updates: [stage.as] }
+    case "Noise":
+      return { reads: [], writes: [stage.as], uses: [], updates: [] }
   }
 }
 
@@ -656,15 +729,17 @@ export const describe = (step: Any): ReadonlyArray<string> =>
       case "Augment":
         return `augment ${s.augments.map(Augment.describe).join(", ")}`
       case "Forward":
-        return `forward ${s.model}${s.mode === "frozen" ? " (frozen)" : ""}${s.watermark ? ` + ${Watermark.describe(s.watermark)}` : ""} → ${footprint(s).writes.join(", ")}`
+        return `forward ${s.model}${s.mode === "train" ? "" : ` (${s.mode})`}${s.watermark ? ` + ${Watermark.describe(s.watermark)}` : ""} → ${footprint(s).writes.join(", ")}`
       case "Loss":
         return `${s.as} = ${Object.entries(s.terms)
           .map(([k, t]) => `${Ramp.describe(s.weights[k] ?? 1)}·${Loss.describe(t)} [${k}]`)
           .join(" + ")}`
       case "Optimize":
-        return `optimize ${s.models.join(", ")} on ${s.loss} with ${Optimizer.describe(s.optimizer)}${s.episodic ? ` (MLDG: inner lr ${Ramp.describe(s.episodic.innerLr)}, β ${Ramp.describe(s.episodic.beta)}, ${s.episodic.metaTest} meta-test domain${s.episodic.metaTest === 1 ? "" : "s"})` : ""}`
+        return `optimize ${s.models.join(", ")} on ${s.loss} with ${Optimizer.describe(s.optimizer)}${s.episodic ? ` (MLDG: inner lr ${Ramp.describe(s.episodic.innerLr)}, β ${Ramp.describe(s.episodic.beta)}, ${s.episodic.metaTest} meta-test domain${s.episodic.metaTest === 1 ? "" : "s"})` : ""}${s.learn ? `; ${Learned.describeLookahead(s.learn)}` : ""}`
       case "Ema":
         return `ema ${s.model} → ${s.as} (decay ${Ramp.describe(s.decay)})`
+      case "Noise":
+        return `noise ${s.as} ~ ${s.distribution === "normal" ? "N(0, 1)" : "U(−1, 1)"}^${s.dim}`
       case "Swa":
         return `swa ${s.model} → ${s.as} (from ${s.unit} ${s.start}, every ${s.every})`
     }
@@ -690,7 +765,7 @@ export const StageSchema: Schema.Codec<Stage> = Schema.Union([
     _tag: Schema.Literal("Forward"),
     model: Schema.String,
     as: Schema.Array(Schema.String),
-    mode: Schema.Literals(["train", "frozen"]),
+    mode: Schema.Literals(["train", "frozen", "eval"]),
     input: Schema.String,
     taps: Schema.Array(Schema.String),
     heads: Schema.Array(Schema.String),
@@ -711,6 +786,7 @@ export const StageSchema: Schema.Codec<Stage> = Schema.Union([
     optimizer: Optimizer.schema,
     loss: Schema.String,
     episodic: Schema.optionalKey(Episodic.schema),
+    learn: Schema.optionalKey(Learned.lookaheadSchema),
   }),
   Schema.Struct({
     _tag: Schema.Literal("Ema"),
@@ -726,6 +802,12 @@ export const StageSchema: Schema.Codec<Stage> = Schema.Union([
     start: Schema.Finite,
     every: Schema.Finite,
     unit: Schema.Literals(["epoch", "step"]),
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("Noise"),
+    as: Schema.String,
+    dim: Schema.Int.check(Schema.isGreaterThan(0)),
+    distribution: Schema.Literals(["normal", "uniform"]),
   }),
 ])
 

@@ -21,6 +21,7 @@ import * as Domain from "./Domain.js"
 import * as Episodic from "./Episodic.js"
 import * as FewShot from "./FewShot.js"
 import * as Issue from "./Issue.js"
+import * as Learned from "./Learned.js"
 import * as Loss from "./Loss.js"
 import * as Model from "./Model.js"
 import type * as Phase from "./Phase.js"
@@ -188,6 +189,8 @@ const checkNum = (
   what: string,
   rule: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean },
 ) => {
+  // a learned value has no host range; where it may appear and what it names: Learned.check
+  if (Ramp.isLearned(num)) return
   const r = range(num, c.clocks)
   const ramp =
     typeof num === "number"
@@ -362,7 +365,11 @@ const checkStep = (
             const name = Loss.refName(o.ref)
             read(name, [...tp, o.role])
             const slot = slots.get(name)
-            const wantsLogits = term._tag !== "Hint" && term._tag !== "Relation" && o.role !== "labels"
+            const wantsLogits =
+              term._tag !== "Hint" &&
+              term._tag !== "Relation" &&
+              term._tag !== "BnStatistics" &&
+              o.role !== "labels"
             if (slot && wantsLogits && slot.kind !== "logits")
               c.add(
                 [...tp, o.role],
@@ -397,6 +404,19 @@ const checkStep = (
                 `teacher "${t.model}" has ${t.classes} classes but student "${s.model}" has ${s.classes}: ${term._tag} compares distributions over the same classes`,
               )
           }
+          if (term._tag === "MultiTeacher") {
+            if (term.teachers.length === 0)
+              c.add([...tp, "teachers"], "a multi-teacher loss needs at least one teacher")
+            const s = classesOf(term.student)
+            term.teachers.forEach((ref, i) => {
+              const t = classesOf(ref)
+              if (t?.classes !== undefined && s?.classes !== undefined && t.classes !== s.classes)
+                c.add(
+                  [...tp, "teachers", i],
+                  `teacher "${t.model}" has ${t.classes} classes but student "${s.model}" has ${s.classes}: MultiTeacher compares distributions over the same classes`,
+                )
+            })
+          }
           if (term._tag === "Hint" && !term.projection) {
             const a = slots.get(Loss.refName(term.student))
             const b = slots.get(Loss.refName(term.teacher))
@@ -421,6 +441,9 @@ const checkStep = (
       case "Optimize": {
         optimizes++
         read(stage.loss, [...sp, "loss"])
+        if (stage.learn)
+          for (const o of Loss.operands(stage.learn.objective))
+            read(Loss.refName(o.ref), [...sp, "learn", "objective", o.role])
         if (slots.has(stage.loss) && slots.get(stage.loss)?.kind !== "loss")
           c.add([...sp, "loss"], `"${stage.loss}" is not a loss`)
         if (stage.models.length === 0) c.add([...sp, "models"], "optimise which model? the list is empty")
@@ -544,6 +567,7 @@ export const pipeline = (p: Pipeline.Pipeline, options: Options = {}): ReadonlyA
       })
   }
   if (p.phases.length === 0) add(["phases"], "a pipeline needs at least one phase")
+  issues.push(...Learned.check(p))
 
   const names = new Set<string>()
   p.phases.forEach((ph, i) => {

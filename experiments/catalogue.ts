@@ -18,6 +18,7 @@ import * as sdDropout from "../pipelines/sd-dropout.js"
 import * as swa from "../pipelines/swa.js"
 import tunedBaselineSweep, * as tunedBaseline from "../pipelines/sweeps/tuned-baseline.js"
 import type { PhaseResult } from "../src/runtime/Run.js"
+import { experiment as bnextExperiment } from "./bnext.js"
 import type { Arm, Experiment } from "./lib.js"
 import { experiment as watermarkExperiment } from "./watermark.js"
 
@@ -530,4 +531,5 @@ export const experiments: ReadonlyArray<Experiment> = [
     baseline: ["erm", "heldout-accuracy"],
   },
   watermarkExperiment,
+  bnextExperiment,
 ]

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import type { Pipeline } from "../dsl/index.js"
+import bnext from "./bnext.js"
 import bornAgain from "./born-again.js"
 import byot from "./byot.js"
 import cosub from "./cosub.js"
@@ -36,4 +37,5 @@ export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
   rfs,
   "multi-view-dg": multiViewDg,
   watermark,
+  bnext,
 }

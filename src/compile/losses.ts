@@ -28,7 +28,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import * as Loss from "../../dsl/Loss.js"
-import type * as Ramp from "../../dsl/Ramp.js"
+import * as Ramp from "../../dsl/Ramp.js"
 import { ShapeError } from "../errors.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -66,6 +66,11 @@ export interface LossContext {
   readonly y: tf.Tensor2D
   readonly hyper: (num: Ramp.Num) => number
   readonly projection: (term: string, inDim: number, outDim: number) => Projection
+  /**
+   * A number or ramp that reads a learned hyper-parameter (`Ramp.learned`), as a scalar tensor
+   * through which the gradient reaches it; temperatures use it when present.
+   */
+  readonly value?: (num: Ramp.Num) => number | tf.Scalar
 }
 
 /**
@@ -190,13 +195,17 @@ const softplus = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => 
 const targetsOf = (ref: Loss.Ref, ctx: LossContext): tf.Tensor =>
   Loss.refName(ref) === "y" ? ctx.y : tf.softmax(ctx.get(ref))
 
+/** A temperature that may be learned: a scalar tensor then (positive by its declared constraint). */
+const learnableTemperature = (num: Ramp.Num, ctx: LossContext, term: string): number | tf.Scalar =>
+  ctx.value !== undefined && Ramp.isLearned(num) ? ctx.value(num) : temperatureOf(num, ctx, term)
+
 const temperatureOf = (num: Ramp.Num, ctx: LossContext, term: string): number => {
   const t = ctx.hyper(num)
   if (!(t > 0)) throw shapeError(term, `temperature must be positive, got ${t}`)
   return t
 }
 
-const scaled = (logits: tf.Tensor, t: number): tf.Tensor => (t === 1 ? logits : tf.div(logits, t))
+const scaled = (logits: tf.Tensor, t: number | tf.Scalar): tf.Tensor => (t === 1 ? logits : tf.div(logits, t))
 
 /** Batch relation map of L2-normalised flattened features: `F·Fᵀ`, `[batch, batch]`. */
 const relationMap = (features: tf.Tensor): tf.Tensor2D => {
@@ -223,11 +232,14 @@ const relationMap = (features: tf.Tensor): tf.Tensor2D => {
  *   with `projection`; both L2-normalised per sample with `normalize`, after projecting).
  * - `Relation`: `G = F·Fᵀ` of per-sample L2-normalised flattened features; `gram` is the mean
  *   squared error of `G_s` and `G_t`, `softmax` the row-wise `KL(softmax(G_t/τ) ‖ softmax(G_s/τ))`.
+ * - `MultiTeacher`: per sample, `cᵢ = −Σ softmax(tᵢ/T)·log softmax(s/T)` for each teacher and
+ *   `T²·Σᵢ αᵢ·cᵢ` with `α = softmax(sg(c))` (`softmax-loss`) or `1/n` (`mean`) — see
+ *   {@link multiTeacherWeights}.
  *
  * @example
  * ```ts
  * import * as Losses from "./src/compile/losses.js"
- * Object.keys(Losses.handlers) // ["CrossEntropy", "Focal", "Bce", "Kl", "HardDistill", "Hint", "Relation"]
+ * Object.keys(Losses.handlers) // ["CrossEntropy", "Focal", "Bce", "Kl", "HardDistill", "Hint", "Relation", "MultiTeacher"]
  * ```
  *
  * @since 0.1.0
@@ -269,7 +281,7 @@ export const handlers: Handlers = {
     const teacher = ctx.get(loss.teacher)
     const student = ctx.get(loss.student)
     sameShape(term, "teacher and student", teacher, student)
-    const t = temperatureOf(loss.temperature, ctx, term)
+    const t = learnableTemperature(loss.temperature, ctx, term)
     const lt = tf.logSoftmax(scaled(teacher, t))
     const ls = tf.logSoftmax(scaled(student, t))
     const kl =
@@ -278,7 +290,7 @@ export const handlers: Handlers = {
         : loss.direction === "reverse"
           ? tf.mean(klRows(ls, lt))
           : tf.mul(tf.add(tf.mean(klRows(lt, ls)), tf.mean(klRows(ls, lt))), 0.5)
-    return tf.mul(kl, t * t)
+    return tf.mul(kl, typeof t === "number" ? t * t : tf.square(t))
   },
 
   HardDistill: (loss, ctx, term) => {
@@ -319,9 +331,128 @@ export const handlers: Handlers = {
     const gs = relationMap(s)
     const gt = relationMap(t)
     if (loss.kind === "gram") return tf.mean(tf.squaredDifference(gs, gt))
-    const tau = temperatureOf(loss.temperature, ctx, term)
+    const tau = learnableTemperature(loss.temperature, ctx, term)
     return tf.mean(klRows(tf.logSoftmax(scaled(gt, tau)), tf.logSoftmax(scaled(gs, tau))))
   },
+
+  MultiTeacher: (loss, ctx, term) => {
+    const { total } = multiTeacherTerms(loss, ctx, term)
+    return total
+  },
+  ClassBalance: (loss, ctx, term) => {
+    const logits = ctx.get(loss.logits)
+    const k = logits.shape[logits.rank - 1]!
+    const mean = tf.mean(tf.softmax(scaled(logits, temperatureOf(loss.temperature, ctx, term))), 0)
+    const entropy = tf.neg(tf.sum(tf.mul(mean, tf.log(tf.add(mean, 1e-12)))))
+    return tf.sub(Math.log(k), entropy) as tf.Scalar
+  },
+  Adversarial: (loss, ctx, term) => {
+    const t = ctx.get(loss.teacher)
+    const s = ctx.get(loss.student)
+    sameShape(term, "teacher and student", t, s)
+    const temp = temperatureOf(loss.temperature, ctx, term)
+    const d =
+      loss.distance === "kl"
+        ? tf.mul(klRows(tf.logSoftmax(scaled(t, temp)), tf.logSoftmax(scaled(s, temp))), temp * temp)
+        : tf.mean(tf.abs(tf.sub(t, s)), -1)
+    const weighted =
+      loss.mask === "agree" ? tf.mul(d, tf.cast(tf.equal(tf.argMax(t, -1), tf.argMax(s, -1)), "float32")) : d
+    return tf.neg(tf.mean(weighted)) as tf.Scalar
+  },
+  BnStatistics: (loss, ctx) => {
+    const parts = loss.taps.map((ref) => {
+      // the tap repeats the batch statistic [2, C] on every row ([batch, 2, C]): take it once
+      const tapped = ctx.get(ref)
+      const gap = tapped.rank === 3 ? tf.mean(tapped, 0) : tapped
+      const rows = tf.sum(tf.square(gap), -1)
+      return tf.sum(loss.norm === "squared" ? rows : tf.sqrt(tf.add(rows, 1e-12)))
+    })
+    return (parts.length === 0 ? tf.scalar(0) : tf.addN(parts)) as tf.Scalar
+  },
+  Curriculum: (loss, ctx, term) => {
+    const temp = temperatureOf(loss.temperature, ctx, term)
+    const t = ctx.get(loss.teacher)
+    const s = ctx.get(loss.student)
+    sameShape(term, "teacher and student", t, s)
+    const l = tf.mul(klRows(tf.logSoftmax(scaled(t, temp)), tf.logSoftmax(scaled(s, temp))), temp * temp)
+    const lambda = ctx.hyper(loss.lambda)
+    const ld = detach(l)
+    const v =
+      loss.weighting === "hard"
+        ? tf.cast(tf.less(ld, lambda), "float32")
+        : loss.weighting === "soft"
+          ? tf.relu(tf.sub(1, tf.div(ld, Math.max(lambda, 1e-12))))
+          : tf.div(1 + Math.exp(-lambda), tf.add(1, tf.exp(tf.sub(ld, lambda))))
+    return tf.mean(tf.mul(v, l)) as tf.Scalar
+  },
+}
+
+/**
+ * The per-teacher weights of a {@link Loss.MultiTeacher} term from its per-sample, per-teacher
+ * cross-entropies `c` (`[batch, teachers]`): `softmax(sg(c))` along the teachers
+ * (`softmax-loss`), or `1/n` everywhere (`mean`). Detached either way: no gradient flows through
+ * the weights.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Losses from "./src/compile/losses.js"
+ * const a = Losses.multiTeacherWeights(tf.tensor2d([[0, Math.log(3)]]), "softmax-loss") // [[0.25, 0.75]]
+ * ```
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const multiTeacherWeights = (costs: tf.Tensor2D, weighting: Loss.TeacherWeighting): tf.Tensor2D =>
+  weighting === "mean"
+    ? (tf.fill(costs.shape, 1 / (costs.shape[1] || 1)) as tf.Tensor2D)
+    : (tf.softmax(detach(costs) as tf.Tensor2D, -1) as tf.Tensor2D)
+
+/**
+ * A {@link Loss.MultiTeacher} term with its parts: the per-sample, per-teacher cross-entropies
+ * `costs` (`[batch, teachers]`, at temperature T, not scaled by T²), the detached `weights` of
+ * the same shape ({@link multiTeacherWeights}) and the `total` `T²·mean_b Σᵢ αᵢ·cᵢ`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Loss from "./dsl/Loss.js"
+ * import * as Losses from "./src/compile/losses.js"
+ * const board: Record<string, tf.Tensor> = {
+ *   s: tf.tensor2d([[1, 0]]), t1: tf.tensor2d([[2, 0]]), t2: tf.tensor2d([[0, 2]]),
+ * }
+ * const ctx: Losses.LossContext = {
+ *   get: (ref) => board[Loss.refName(ref)]!,
+ *   y: tf.tensor2d([[1, 0]]),
+ *   hyper: (num) => (typeof num === "number" ? num : 1),
+ *   projection: () => { throw new Error("unused") },
+ * }
+ * const { weights } = Losses.multiTeacherTerms(Loss.multiTeacher({ student: "s", teachers: ["t1", "t2"] }), ctx, "mt")
+ * // the student is further from t2: t2 weighs more
+ * ```
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const multiTeacherTerms = (
+  loss: Loss.MultiTeacher,
+  ctx: LossContext,
+  term: string,
+): { readonly costs: tf.Tensor2D; readonly weights: tf.Tensor2D; readonly total: tf.Scalar } => {
+  if (loss.teachers.length === 0) throw shapeError(term, "a multi-teacher loss needs at least one teacher")
+  const student = ctx.get(loss.student)
+  const t = temperatureOf(loss.temperature, ctx, term)
+  const logS = tf.logSoftmax(scaled(student, t))
+  const columns = loss.teachers.map((ref, i) => {
+    const teacher = ctx.get(ref)
+    sameShape(term, `teacher ${i} and student`, teacher, student)
+    // [batch]: the cross-entropy of each sample against this teacher's softened distribution
+    return tf.neg(tf.sum(tf.mul(tf.softmax(scaled(teacher, t)), logS), -1))
+  })
+  const costs = tf.stack(columns, 1) as tf.Tensor2D
+  const weights = multiTeacherWeights(costs, loss.weighting)
+  const total = tf.mul(tf.mean(tf.sum(tf.mul(weights, costs), -1)), t * t) as tf.Scalar
+  return { costs, weights, total }
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type * as tf from "@tensorflow/tfjs-core"
 import type * as Models from "../models/index.js"
+import type { LearnedSlot } from "./learned.js"
 import type * as Optimizers from "./optimizers.js"
 
 /**
@@ -36,6 +37,8 @@ export interface TrainState {
   readonly optimizers: Map<string, Optimizers.OptimizerState>
   /** Learned projections of hint losses by `phaseIndex/stageIndex/term`. */
   readonly projections: Map<string, { readonly kernel: tf.Variable; readonly bias: tf.Variable }>
+  /** Learned hyper-parameters (the pipeline's `params`) by name. */
+  readonly learned: Map<string, LearnedSlot>
 }
 
 /**
@@ -44,4 +47,9 @@ export interface TrainState {
  * @since 0.1.0
  * @category constructors
  */
-export const empty = (): TrainState => ({ models: new Map(), optimizers: new Map(), projections: new Map() })
+export const empty = (): TrainState => ({
+  models: new Map(),
+  optimizers: new Map(),
+  projections: new Map(),
+  learned: new Map(),
+})

@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import * as Episodic from "../../dsl/Episodic.js"
+import type * as Learned from "../../dsl/Learned.js"
 import * as Loss from "../../dsl/Loss.js"
 import type * as Phase from "../../dsl/Phase.js"
 import * as Ramp from "../../dsl/Ramp.js"
@@ -24,7 +25,9 @@ import "../backend/gradients.js"
 import * as Rng from "../data/Rng.js"
 import { ShapeError } from "../errors.js"
 import * as Models from "../models/index.js"
+import * as Learning from "./learned.js"
 import * as Losses from "./losses.js"
+import * as Noise from "./noise.js"
 import * as Optimizers from "./optimizers.js"
 import type { ModelSlot, TrainState } from "./state.js"
 import * as Watermarking from "./watermark.js"
@@ -135,6 +138,8 @@ export interface StepContext {
  */
 export interface StepResult {
   readonly losses: Readonly<Record<string, tf.Scalar>>
+  /** With metrics: the current value of every learned hyper-parameter (kept scalars to dispose). */
+  readonly learned?: Readonly<Record<string, tf.Scalar>>
 }
 
 /**
@@ -155,6 +160,8 @@ interface Frame {
   readonly ctx: StepContext
   indices: ArrayLike<number> | undefined
   readonly num: (n: Ramp.Num) => number
+  /** A number or ramp as the step computes it: a tensor where it reads a learned value. */
+  readonly value: (n: Ramp.Num) => number | tf.Scalar
   y: tf.Tensor2D
 }
 
@@ -232,7 +239,8 @@ const compileForward: StageCompiler<Step.Forward> = (stage, index, env) => {
         ...(dropPath !== undefined ? { dropPath } : {}),
         ...(channelDrop !== undefined && channelDrop.rate > 0 ? { channelDrop } : {}),
       })
-      const keep = (t: tf.Tensor) => (train ? t : Losses.detach(t))
+      // "eval" runs like "frozen" but stays differentiable (a generator learns through it)
+      const keep = (t: tf.Tensor) => (stage.mode === "frozen" ? Losses.detach(t) : t)
       frame.board.set(name, keep(served(out.logits, input)))
       for (const t of stage.taps) frame.board.set(`${name}.${t}`, keep(out.taps[t]!))
       for (const h of stage.heads) frame.board.set(`${name}.${h}`, keep(out.heads[h]!))
@@ -250,6 +258,7 @@ const compileLoss: StageCompiler<Step.LossStage> = (stage, index, env) => {
       },
       y: frame.y,
       hyper: frame.num,
+      value: frame.value,
       projection: (term, inDim, outDim) =>
         projection(env, `${env.phaseIndex}/${index}/${term}`, inDim, outDim),
     }
@@ -257,7 +266,7 @@ const compileLoss: StageCompiler<Step.LossStage> = (stage, index, env) => {
     for (const [k, term] of entries) {
       const value = Losses.compute(term, ctx, k)
       frame.board.set(`${stage.as}.${k}`, value)
-      const w = frame.num(stage.weights[k] ?? 1)
+      const w = frame.value(stage.weights[k] ?? 1)
       const weighted = w === 1 ? value : tf.mul(value, w)
       total = (total === undefined ? weighted : tf.add(total, weighted)) as tf.Scalar
     }
@@ -346,6 +355,10 @@ const handlers: { readonly [K in Step.Stage["_tag"]]: StageCompiler<Extract<Step
   Loss: compileLoss,
   Ema: compileEma,
   Swa: compileSwa,
+  Noise: (stage, index) => (frame) => {
+    const size = (frame.board.get("x") ?? frame.y).shape[0]!
+    frame.board.set(stage.as, Noise.sample(stage, size, stageSeed(frame.ctx.seed, index, 0)))
+  },
   // Optimise stages are compiled by `compile` itself: they close a segment.
   Optimize: () => () => {
     throw new Error("unreachable: optimise stages are compiled with their segment")
@@ -398,6 +411,8 @@ export const compile = (
         readonly optimizer: Optimizers.Compiled
         readonly lossStage: Step.LossStage | undefined
         readonly lossIndex: number
+        /** The optimiser of its look-ahead meta-update of learned parameters, if any. */
+        readonly learnOptimizer: Optimizers.Compiled | undefined
       }
   const ops: Array<Op> = []
   let segment: Array<Exec> = []
@@ -414,6 +429,7 @@ export const compile = (
         optimizer: Optimizers.compile(stage.optimizer),
         lossStage: writer?.stage,
         lossIndex: writer?.index ?? -1,
+        learnOptimizer: stage.learn ? Optimizers.compile(stage.learn.optimizer) : undefined,
       })
       closed = true
       return
@@ -453,6 +469,14 @@ export const compile = (
     }
     const result = tf.tidy(() => {
       const num = (n: Ramp.Num) => (typeof n === "number" ? n : Ramp.evaluate(n, ctx.clock))
+      const learnedValue = (name: string): tf.Scalar => {
+        const slot = state.learned.get(name)
+        if (!slot) throw new Error(`learned parameter "${name}" is not created`)
+        return Learning.currentValue(slot)
+      }
+      const value = (n: Ramp.Num) =>
+        typeof n !== "number" && Ramp.isLearned(n) ? Learning.resolve(n, ctx.clock, learnedValue) : num(n)
+      const metaValues: Record<string, tf.Scalar> = {}
       const y = tf.cast(tf.oneHot(tf.cast(batch.labels, "int32"), classes), "float32") as tf.Tensor2D
       const frame: Frame = {
         board: new Map<string, tf.Tensor>([
@@ -462,6 +486,7 @@ export const compile = (
         ctx,
         indices: batch.indices,
         num,
+        value,
         y,
       }
       for (const op of ops) {
@@ -485,6 +510,18 @@ export const compile = (
           })
         }
         const list = trainables(env, op.stage.models, op.lossStage, op.lossIndex)
+        const learn = op.stage.learn
+        if (learn && op.learnOptimizer && ctx.clock.step % learn.every === 0) {
+          const meta = lookahead(learn, op.learnOptimizer, `${phaseIndex}/${op.index}/learn`, {
+            segment: op.segment,
+            loss: op.stage.loss,
+            frame,
+            batch,
+            weights: list.map((v) => v.variable),
+            state,
+          })
+          if (meta) metaValues[`meta.${learn.params.join("+")}`] = meta
+        }
         const byPath: Record<string, tf.Tensor> = {}
         const episode = op.stage.episodic ? episodeOf(op.stage.episodic, batch, ctx, op.index) : undefined
         if (op.stage.episodic && episode) {
@@ -549,6 +586,12 @@ export const compile = (
           const t = frame.board.get(n)
           if (t) losses[n] = tf.keep(tf.clone(t as tf.Scalar))
         }
+      if (ctx.metrics) for (const [n, t] of Object.entries(metaValues)) losses[n] = tf.keep(t)
+      if (ctx.metrics && state.learned.size > 0) {
+        const learned: Record<string, tf.Scalar> = {}
+        for (const [n, slot] of state.learned) learned[n] = tf.keep(Learning.currentValue(slot))
+        return { losses, learned }
+      }
       return { losses }
     })
     for (const t of kept) t.dispose()
@@ -564,10 +607,12 @@ export const compile = (
           out[updates.length > 1 ? `${op.stage.models.join("+")}.${k}` : k] = v
     stages.forEach((s) => {
       if (s._tag === "Loss") {
-        for (const [k, w] of Object.entries(s.weights)) if (!Ramp.isConstant(w)) out[`w.${k}`] = num(w)
+        // a learned value is reported as learned.<name> by the runner (it lives on the device)
+        for (const [k, w] of Object.entries(s.weights))
+          if (!Ramp.isConstant(w) && !Ramp.isLearned(w)) out[`w.${k}`] = num(w)
         for (const [k, t] of Object.entries(s.terms))
           for (const [h, v] of Object.entries(Loss.hyperParameters(t)))
-            if (!Ramp.isConstant(v)) out[`${k}.${h}`] = num(v)
+            if (!Ramp.isConstant(v) && !Ramp.isLearned(v)) out[`${k}.${h}`] = num(v)
       }
       if (s._tag === "Forward") {
         if (s.dropout !== undefined && !Ramp.isConstant(s.dropout)) out[`${s.model}.dropout`] = num(s.dropout)
@@ -634,3 +679,82 @@ const projectionsReady = (env: Env, stage: Step.LossStage, index: number) =>
     ([k, t]) =>
       t._tag !== "Hint" || !t.projection || env.state.projections.has(`${env.phaseIndex}/${index}/${k}`),
   )
+
+/**
+ * A look-ahead meta-update of learned parameters (see `dsl/Learned.ts`): the batch's last
+ * `holdout` rows are held out; the hyper-gradient of the objective on them after a virtual SGD
+ * step on the other rows moves the parameters with their own optimiser (state under `key`).
+ * Returns the objective at the looked-ahead weights, or `undefined` for a batch too small to split.
+ */
+const lookahead = (
+  learn: Learned.Lookahead,
+  optimizer: Optimizers.Compiled,
+  key: string,
+  on: {
+    readonly segment: ReadonlyArray<Exec>
+    readonly loss: string
+    readonly frame: Frame
+    readonly batch: Batch
+    readonly weights: ReadonlyArray<tf.Variable>
+    readonly state: TrainState
+  },
+): tf.Scalar | undefined => {
+  const { segment, frame, batch, state } = on
+  const b = batch.labels.shape[0]
+  if (b < 2) return undefined
+  const held = Math.min(b - 1, Math.max(1, Math.round(learn.holdout * b)))
+  const trainRows = Array.from({ length: b - held }, (_, i) => i)
+  const heldRows = Array.from({ length: held }, (_, i) => b - held + i)
+  const y0 = frame.y
+  const params = learn.params.map((name) => {
+    const slot = state.learned.get(name)
+    if (!slot) throw new Error(`learned parameter "${name}" is not created`)
+    return { path: name, variable: slot.variable }
+  })
+  const objectiveCtx = (): Losses.LossContext => ({
+    get: (ref) => {
+      const t = frame.board.get(Loss.refName(ref))!
+      return Loss.isDetached(ref) ? Losses.detach(t) : t
+    },
+    y: frame.y,
+    hyper: frame.num,
+    value: frame.value,
+    projection: () => {
+      throw new ShapeError({
+        path: "step.optimize.learn.objective",
+        message: "a look-ahead objective cannot learn a projection",
+      })
+    },
+  })
+  const run = (rows: ReadonlyArray<number>) => {
+    restrict(frame, batch, y0, rows)
+    for (const exec of segment) exec(frame)
+  }
+  const { value, grads } = Learning.hypergradient({
+    weights: on.weights,
+    hyper: params.map((p) => p.variable),
+    inner: () => {
+      run(trainRows)
+      return frame.board.get(on.loss) as tf.Scalar
+    },
+    outer: () => {
+      run(heldRows)
+      return Losses.compute(learn.objective, objectiveCtx(), "objective")
+    },
+    lr: frame.num(learn.lr),
+    epsilon: learn.epsilon,
+  })
+  restrict(frame, batch, y0, undefined)
+  let st = state.optimizers.get(key)
+  if (!st) {
+    st = optimizer.init(params)
+    state.optimizers.set(key, st)
+  }
+  const byPath: Record<string, tf.Tensor> = {}
+  for (const p of params) {
+    const g = grads[p.variable.name]
+    if (g) byPath[p.path] = g
+  }
+  optimizer.apply(st, params, byPath, frame.num)
+  return value
+}

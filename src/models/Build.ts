@@ -31,6 +31,7 @@ import * as Ramp from "../../dsl/Ramp.js"
 import { ShapeError, ValidationError } from "../errors.js"
 import type { ApplyOptions, Built, CustomBuilder, Forward, Net, Rates } from "./Built.js"
 import * as Cnn from "./Cnn.js"
+import * as Generator from "./Generator.js"
 import * as Mlp from "./Mlp.js"
 import * as Ops from "./Ops.js"
 import * as ResNet from "./ResNet.js"
@@ -65,7 +66,7 @@ export interface BuildOptions {
   readonly normalize?: Model.Normalize
 }
 
-type Float = Exclude<Model.Model, Model.Binary | Model.Custom | Model.Load>
+type Float = Exclude<Model.Model, Model.Binary | Model.Custom | Model.Load | Model.Generator>
 
 const architectures: {
   readonly [K in Float["_tag"]]: (model: Extract<Float, { _tag: K }>, seed: number) => Net
@@ -184,7 +185,7 @@ const fromNet = (description: Model.Model, float: Float, net: Net): Built => {
             if (wanted.includes(name)) collected[name] = out
             return out
           }
-    const out = net.forward(run, x as tf.Tensor4D, rates, tap)
+    const out = net.forward(run, x as tf.Tensor4D, rates, tap, (name) => wanted.includes(name))
     return { logits: out.logits, heads: { logits: out.logits, ...out.heads }, taps: collected }
   }
 
@@ -322,6 +323,8 @@ export const make = (
     return Result.map(fromCustom(model, options), (b) => withNormalize(b, options.normalize))
   const issues = Model.check(model)
   if (issues.length > 0) return Result.fail(new ValidationError({ issues }))
+  // a generator reads noise, not images: the data's normalisation is not applied to it
+  if (model._tag === "Generator") return Result.succeed(Generator.build(model, options.seed))
   const float = (model._tag === "Binary" ? model.inner : model) as Float
   const make = architectures[float._tag] as (m: Float, seed: number) => Net
   return Result.succeed(withNormalize(fromNet(model, float, make(float, options.seed)), options.normalize))

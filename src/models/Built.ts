@@ -241,5 +241,7 @@ export interface Net {
     x: tf.Tensor4D,
     rates: Rates,
     tap: <T extends tf.Tensor>(name: string, t: T) => T,
+    /** whether the caller asked for a tap (for taps that cost work to make, e.g. batch-norm statistics) */
+    wants?: (name: string) => boolean,
   ) => { readonly logits: tf.Tensor2D; readonly heads: Readonly<Record<string, tf.Tensor2D>> }
 }

@@ -1,7 +1,8 @@
 /**
  * The convolutional network of `Model.cnn`: conv stages ("same" padding, ReLU, optional batch
  * norm before the ReLU, max-pooling), flatten, ReLU dense layers with dropout, a dense
- * classifier. Parameters: `conv0…` (`norm0…` with batch norm), `dense0…`, `head`.
+ * classifier. Parameters: `conv0…` (`norm0…` with batch norm), `dense0…`, `head`. With batch
+ * norm, the taps `bn0…` are each normalisation's statistics gap (see `Ops.batchNormGap`).
  *
  * @example
  * ```ts
@@ -54,10 +55,16 @@ export const make = (model: Model.Cnn, seed: number): Net => {
   return {
     params: init.params,
     state: init.state,
-    forward: (run, x, rates, tap) => {
+    forward: (run, x, rates, tap, wants) => {
       let y: tf.Tensor4D = x
       model.conv.forEach((layer, i) => {
         y = Ops.conv2d(run, `conv${i}`, y, { activation: bn ? "linear" : "relu", binarizable: i > 0 })
+        // data-free KD reads how far this batch's statistics are from the running ones
+        // (the batch statistic repeated on every row, so that a tap is [batch, ...shape] like the others)
+        if (bn && wants?.(`bn${i}`)) {
+          const gap = Ops.batchNormGap(run, `norm${i}`, y)
+          tap(`bn${i}`, tf.broadcastTo(tf.expandDims(gap, 0), [y.shape[0], ...gap.shape]))
+        }
         if (bn) y = tf.relu(Ops.batchNorm(run, `norm${i}`, y))
         const pool = layer.pool ?? 2
         if (pool > 1) y = tf.maxPool(y, pool, pool, "valid")

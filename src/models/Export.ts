@@ -249,6 +249,8 @@ const graphOf = (
       return unsupported(
         `a model loaded from ${m.path} is exported with its own topology (Layers.toArtifacts), not rebuilt`,
       )
+    case "Generator":
+      return unsupported("a generator is not a classifier: export the student it trained instead")
     case "Vit":
       return unsupported(
         "vit cannot be exported as a TF.js LayersModel: token concatenation, position embeddings and multi-head attention have no stock Layers equivalent",

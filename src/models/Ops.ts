@@ -626,6 +626,34 @@ export const batchNorm = <T extends tf.Tensor>(run: Run, path: string, x: T): T 
 }
 
 /**
+ * How far a batch's statistics are from a batch-norm layer's running ones — what DeepInversion
+ * and data-free distillation match on a frozen teacher: `[2, channels]`, row 0 `μ_batch −
+ * μ_running`, row 1 `σ²_batch − σ²_running` (biased batch variance, over every axis but the
+ * last), for the input `x` of the normalisation at `path`. In any mode; the running statistics
+ * are read before this batch updates them. Gradients flow into `x` (not into the statistics).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Ops from "./src/models/Ops.js"
+ * const init = new Ops.Init(1)
+ * init.batchNorm("norm0", 4)
+ * const gap = Ops.batchNormGap(Ops.run({ params: init.params, state: init.state, train: false }), "norm0", tf.randomNormal([8, 3, 3, 4]))
+ * gap.shape // [2, 4]
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const batchNormGap = (run: Run, path: string, x: tf.Tensor): tf.Tensor2D => {
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i)
+  const { mean, variance } = tf.moments(x, axes)
+  const runningMean = get(run.state, `${path}/mean`)
+  const runningVariance = get(run.state, `${path}/variance`)
+  return tf.stack([tf.sub(mean, runningMean), tf.sub(variance, runningVariance)]) as tf.Tensor2D
+}
+
+/**
  * The batch-norm ε (1e-5, PyTorch's default); exported so the Layers export uses the same.
  *
  * @example

@@ -46,6 +46,7 @@ describe("Ramp types", () => {
       | "Min"
       | "Max"
       | "Arctan"
+      | "Learned"
     >()
   })
 

@@ -244,6 +244,7 @@ describe("the experiment catalogue", () => {
     const { experiments } = await import("../../experiments/catalogue.js")
     expect(experiments.map((e) => e.name).sort()).toEqual(
       [
+        "bnext",
         "born-again",
         "byot",
         "cosub",

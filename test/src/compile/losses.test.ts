@@ -805,7 +805,20 @@ describe("shapes and planning", () => {
   it("the handler table covers every loss kind", () => {
     expectTypeOf<keyof Losses.Handlers>().toEqualTypeOf<Loss.Loss["_tag"]>()
     expect(Object.keys(Losses.handlers).sort()).toEqual(
-      ["Bce", "CrossEntropy", "Focal", "HardDistill", "Hint", "Kl", "Relation"].sort(),
+      [
+        "Adversarial",
+        "Bce",
+        "BnStatistics",
+        "ClassBalance",
+        "CrossEntropy",
+        "Curriculum",
+        "Focal",
+        "HardDistill",
+        "Hint",
+        "Kl",
+        "MultiTeacher",
+        "Relation",
+      ].sort(),
     )
   })
 })
