@@ -713,6 +713,20 @@ const runClaimed = (
     }
     const checked = Codec.validate(pipeline)
     if (Result.isFailure(checked)) return yield* Effect.fail(checked.failure)
+    // Learned hyper-parameters are described, validated and compiled (dsl/Learned.ts,
+    // src/compile/learned.ts), but the runner does not yet create, checkpoint or report them:
+    // refuse before any work instead of failing inside the first step.
+    const learned = Object.keys(pipeline.params ?? {})
+    if (learned.length > 0)
+      return yield* Effect.fail(
+        new ValidationError({
+          issues: learned.map((name) => ({
+            path: `params.${name}`,
+            message:
+              "learned hyper-parameters are not supported by the runner yet (they are not created, checkpointed or reported); use a number or a ramp",
+          })),
+        }),
+      )
     const seed = options.seed ?? (snapshot?.header.options.seed as number | undefined) ?? pipeline.seed
     const { dir, stale } = claim ?? (yield* claimDir(input, options))
     const ckptPath = join(dir, "checkpoint.bin")
