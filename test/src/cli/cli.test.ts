@@ -3,35 +3,16 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Result } from "effect"
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Codec, Loss, Model, Optimizer, Phase, Pipeline, Step } from "../../../dsl/index.js"
 import { recipes } from "../../../pipelines/index.js"
 import { applyOverrides } from "../../../src/cli/load.js"
 import { main } from "../../../src/cli/main.js"
+import { captureOutput } from "../../support/output.js"
 
 const tmp = () => mkdtempSync(join(tmpdir(), "retort-cli-"))
 
-let out = ""
-let err = ""
-beforeEach(() => {
-  out = ""
-  err = ""
-  vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    out += String(s)
-    return true
-  })
-  vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    err += String(s)
-    return true
-  })
-  vi.spyOn(console, "log").mockImplementation((...a) => {
-    out += `${a.join(" ")}\n`
-  })
-  vi.spyOn(console, "error").mockImplementation((...a) => {
-    err += `${a.join(" ")}\n`
-  })
-})
-afterEach(() => vi.restoreAllMocks())
+const io = captureOutput()
 
 /** A tiny MNIST pipeline that trains in seconds on the cpu backend. */
 const tiny = () =>
@@ -58,7 +39,7 @@ const tiny = () =>
 describe("retort CLI", () => {
   it("validate: a valid pipeline (TS module and JSON)", async () => {
     expect(await main(["validate", "pipelines/kd.ts"])).toBe(0)
-    expect(out).toMatch(/valid pipeline "kd" \(3 phases, 3 models\)/)
+    expect(io.out).toMatch(/valid pipeline "kd" \(3 phases, 3 models\)/)
     expect(await main(["validate", "pipelines/json/byot.json"])).toBe(0)
     expect(await main(["validate", "pipelines/json/cosub.yaml"])).toBe(0)
   })
@@ -70,8 +51,10 @@ describe("retort CLI", () => {
     bad.phases[1].step.stages[0].model = "nobody"
     writeFileSync(join(dir, "bad.json"), JSON.stringify(bad))
     expect(await main(["validate", join(dir, "bad.json")])).toBe(1)
-    expect(err).toMatch(/phases\[1\]\.step\.stages\[2\]\.terms\.kd\.temperature: a temperature must be > 0/)
-    expect(err).toMatch(/phases\[1\]\.step\.stages\[0\]\.model: unknown model "nobody"/)
+    expect(io.err).toMatch(
+      /phases\[1\]\.step\.stages\[2\]\.terms\.kd\.temperature: a temperature must be > 0/,
+    )
+    expect(io.err).toMatch(/phases\[1\]\.step\.stages\[0\]\.model: unknown model "nobody"/)
   })
 
   it("validate: malformed JSON and YAML, and a missing file", async () => {
@@ -79,11 +62,11 @@ describe("retort CLI", () => {
     writeFileSync(join(dir, "a.json"), "{ nope")
     writeFileSync(join(dir, "b.yaml"), "a: [1, 2\n")
     expect(await main(["validate", join(dir, "a.json")])).toBe(1)
-    expect(err).toMatch(/malformed JSON at line 1/)
+    expect(io.err).toMatch(/malformed JSON at line 1/)
     expect(await main(["validate", join(dir, "b.yaml")])).toBe(1)
-    expect(err).toMatch(/malformed YAML/)
+    expect(io.err).toMatch(/malformed YAML/)
     expect(await main(["validate", join(dir, "missing.json")])).toBe(1)
-    expect(err).toMatch(/no such pipeline file/)
+    expect(io.err).toMatch(/no such pipeline file/)
   })
 
   it("--set overrides fields by path, and reports a path that does not exist", () => {
@@ -116,15 +99,15 @@ describe("retort CLI", () => {
 
   it("describe: stage graph and parameter counts", async () => {
     expect(await main(["describe", "pipelines/kd.ts"])).toBe(0)
-    expect(out).toMatch(/phase 2 distil/)
-    expect(out).toMatch(/0\.9·kl\(t ‖ s, T=4\)/)
-    expect(out).toMatch(/student: 269,322 parameters/)
+    expect(io.out).toMatch(/phase 2 distil/)
+    expect(io.out).toMatch(/0\.9·kl\(t ‖ s, T=4\)/)
+    expect(io.out).toMatch(/student: 269,322 parameters/)
   })
 
   it("doctor and an uninstalled backend", async () => {
     expect(await main(["doctor", "--backend", "cpu"])).toBe(0)
     expect(await main(["doctor", "--backend", "tensorflow-gpu"])).toBe(1)
-    expect(err).toMatch(/npm install @tensorflow\/tfjs-node-gpu/)
+    expect(io.err).toMatch(/npm install @tensorflow\/tfjs-node-gpu/)
   })
 
   it("run, then export the trained model to a LayersModel", async () => {
@@ -141,9 +124,9 @@ describe("retort CLI", () => {
       "--set",
       "phases[0].steps=6",
     ])
-    expect(err).toBe("")
+    expect(io.err).toBe("")
     expect(code).toBe(0)
-    expect(out).toMatch(/test\/net\/accuracy/)
+    expect(io.out).toMatch(/test\/net\/accuracy/)
     const run = join(dir, "runs", "tiny")
     for (const f of ["checkpoint.bin", "events.jsonl", "pipeline.json"])
       expect(existsSync(join(run, f))).toBe(true)
@@ -155,7 +138,7 @@ describe("retort CLI", () => {
     expect(await main(["export", run, "--model", "net"])).toBe(0)
     expect(existsSync(join(run, "export", "net", "model.json"))).toBe(true)
     expect(await main(["export", run, "--model", "ghost"])).toBe(1)
-    expect(err).toMatch(/no model "ghost"/)
+    expect(io.err).toMatch(/no model "ghost"/)
   })
 })
 
@@ -172,15 +155,15 @@ describe("demo", () => {
       "--out",
       dir,
     ])
-    expect(err).toBe("")
+    expect(io.err).toBe("")
     expect(code).toBe(0)
     for (const who of [
       "teacher \\(CNN\\)",
       "student \\(MLP, distilled\\)",
       "baseline \\(MLP, labels alone\\)",
     ])
-      expect(out).toMatch(new RegExp(`${who}\\s+test accuracy \\d+\\.\\d\\d %`))
-    expect(out).toMatch(/data: (fashion-mnist|mnist) · backend: wasm/)
+      expect(io.out).toMatch(new RegExp(`${who}\\s+test accuracy \\d+\\.\\d\\d %`))
+    expect(io.out).toMatch(/data: (fashion-mnist|mnist) · backend: wasm/)
     const events = readFileSync(join(dir, "demo-quick", "events.jsonl"), "utf8")
       .trim()
       .split("\n")

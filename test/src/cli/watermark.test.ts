@@ -6,32 +6,13 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Codec, Model, Pipeline, Watermark } from "../../../dsl/index.js"
 import { make } from "../../../pipelines/watermark.js"
 import { main } from "../../../src/cli/main.js"
+import { captureOutput } from "../../support/output.js"
 
-let out = ""
-let err = ""
-beforeEach(() => {
-  out = ""
-  err = ""
-  vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    out += String(s)
-    return true
-  })
-  vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    err += String(s)
-    return true
-  })
-  vi.spyOn(console, "log").mockImplementation((...a) => {
-    out += `${a.join(" ")}\n`
-  })
-  vi.spyOn(console, "error").mockImplementation((...a) => {
-    err += `${a.join(" ")}\n`
-  })
-})
-afterEach(() => vi.restoreAllMocks())
+const io = captureOutput()
 
 const key = Watermark.make({ seed: 5, frequency: 8 * Math.PI, epsilon: 0.1 })
 
@@ -77,7 +58,7 @@ const train = async (marked: boolean): Promise<string> => {
     join(dir, "runs"),
     "--quiet",
   ])
-  expect(err).toBe("")
+  expect(io.err).toBe("")
   expect(code).toBe(0)
   return join(dir, "runs", "watermark")
 }
@@ -85,11 +66,11 @@ const train = async (marked: boolean): Promise<string> => {
 describe("retort watermark", () => {
   it("prints score, p-value and verdict for a run's model and writes probes/watermark-<model>-<split>.json", async () => {
     const run = await train(true)
-    out = ""
+    io.out = ""
     const code = await main(["watermark", run, "--model", "student", "--split", "train", "--queries", "300"])
-    expect(err).toBe("")
+    expect(io.err).toBe("")
     expect(code).toBe(0)
-    expect(out).toMatch(
+    expect(io.out).toMatch(
       /student: watermark (DETECTED|not detected) — score \d+\.\d\d .*p = \d\.\d\de[-+]\d+ \(permutation p = \d\.\d\de[-+]\d+, 999 shuffles\), 300 train queries/,
     )
     const file = join(run, "probes", "watermark-student-train.json")
@@ -104,15 +85,15 @@ describe("retort watermark", () => {
     expect(found.comparisons).toBeGreaterThan(0)
 
     // a model the run does not have: exit 1 and its name in the message
-    err = ""
+    io.err = ""
     expect(await main(["watermark", run, "--model", "ghost"])).toBe(1)
-    expect(err).toMatch(/ghost/)
+    expect(io.err).toMatch(/ghost/)
   }, 120_000)
 
   it("a run whose pipeline serves no watermark: exit 1 and says so", async () => {
     const run = await train(false)
-    err = ""
+    io.err = ""
     expect(await main(["watermark", run, "--model", "student", "--queries", "100"])).toBe(1)
-    expect(err).toMatch(/serves no watermark/)
+    expect(io.err).toMatch(/serves no watermark/)
   }, 120_000)
 })
