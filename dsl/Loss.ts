@@ -189,7 +189,9 @@ export interface Hint<R extends string = string> extends Reads<R> {
 /**
  * Relation distillation: match the batch Gram matrices of L2-normalised student and teacher
  * features (`gram`, mean squared error), or the row-softmax of those relation maps with KL
- * (`softmax`, TinyMIM-style). Feature widths may differ: relations are batch × batch.
+ * (`softmax`, TinyMIM-style). Feature widths may differ: relations are batch × batch. With
+ * `normalize: false` the features are not L2-normalised first: `gram` is then the plain
+ * Gram-matrix MSE `mean((F_s·F_sᵀ − F_t·F_tᵀ)²)` of the reference implementations.
  *
  * @since 0.1.0
  * @category models
@@ -200,6 +202,8 @@ export interface Relation<R extends string = string> extends Reads<R> {
   readonly teacher: Ref
   readonly kind: "gram" | "softmax"
   readonly temperature: Num
+  /** `false`: relations of the raw features (default: L2-normalised per sample). */
+  readonly normalize?: boolean
 }
 
 /**
@@ -498,6 +502,7 @@ export const hint = <const S extends Ref, const T extends Ref>(options: {
  * ```ts
  * import { Loss } from "retort/dsl"
  * const rel = Loss.relation({ student: "s.hidden1", teacher: "t.flat", kind: "softmax", temperature: 0.1 })
+ * const plainGram = Loss.relation({ student: "s.hidden1", teacher: "t.flat", normalize: false })
  * ```
  *
  * @since 0.1.0
@@ -508,12 +513,14 @@ export const relation = <const S extends Ref, const T extends Ref>(options: {
   readonly teacher: T
   readonly kind?: "gram" | "softmax"
   readonly temperature?: Num
+  readonly normalize?: boolean
 }): Relation<NameOf<S> | NameOf<T>> => ({
   _tag: "Relation",
   student: options.student,
   teacher: options.teacher,
   kind: options.kind ?? "gram",
   temperature: options.temperature ?? 1,
+  ...(options.normalize === false ? { normalize: false } : {}),
 })
 
 /**
@@ -759,7 +766,7 @@ export const describe = (loss: Loss): string => {
     case "Hint":
       return `hint(${r(loss.student)} ≈ ${r(loss.teacher)}${loss.projection ? ", proj" : ""})`
     case "Relation":
-      return `relation(${r(loss.student)} ≈ ${r(loss.teacher)}, ${loss.kind})`
+      return `relation(${r(loss.student)} ≈ ${r(loss.teacher)}, ${loss.kind}${loss.normalize === false ? ", unnormalised" : ""})`
     case "ClassBalance":
       return `classBalance(${r(loss.logits)}, T=${n(loss.temperature)})`
     case "Adversarial":
@@ -838,6 +845,7 @@ export const schema: Schema.Codec<Loss> = Schema.Union([
     teacher: RefSchema,
     kind: Schema.Literals(["gram", "softmax"]),
     temperature: Num,
+    normalize: Schema.optionalKey(Schema.Boolean),
   }),
   Schema.Struct({
     _tag: Schema.Literal("MultiTeacher"),

@@ -208,8 +208,8 @@ const temperatureOf = (num: Ramp.Num, ctx: LossContext, term: string): number =>
 const scaled = (logits: tf.Tensor, t: number | tf.Scalar): tf.Tensor => (t === 1 ? logits : tf.div(logits, t))
 
 /** Batch relation map of L2-normalised flattened features: `F·Fᵀ`, `[batch, batch]`. */
-const relationMap = (features: tf.Tensor): tf.Tensor2D => {
-  const f = l2Normalize(flatten(features))
+const relationMap = (features: tf.Tensor, normalize = true): tf.Tensor2D => {
+  const f = normalize ? l2Normalize(flatten(features)) : flatten(features)
   return tf.matMul(f, f, false, true)
 }
 
@@ -230,7 +230,8 @@ const relationMap = (features: tf.Tensor): tf.Tensor2D => {
  * - `HardDistill`: cross-entropy of the student against the one-hot argmax of the teacher.
  * - `Hint`: mean squared error between flattened features (student through `x·kernel + bias`
  *   with `projection`; both L2-normalised per sample with `normalize`, after projecting).
- * - `Relation`: `G = F·Fᵀ` of per-sample L2-normalised flattened features; `gram` is the mean
+ * - `Relation`: `G = F·Fᵀ` of per-sample L2-normalised flattened features (raw ones with
+ *   `normalize: false`); `gram` is the mean
  *   squared error of `G_s` and `G_t`, `softmax` the row-wise `KL(softmax(G_t/τ) ‖ softmax(G_s/τ))`.
  * - `MultiTeacher`: per sample, `cᵢ = −Σ softmax(tᵢ/T)·log softmax(s/T)` for each teacher and
  *   `T²·Σᵢ αᵢ·cᵢ` with `α = softmax(sg(c))` (`softmax-loss`) or `1/n` (`mean`) — see
@@ -328,8 +329,9 @@ export const handlers: Handlers = {
     const t = ctx.get(loss.teacher)
     if (s.shape[0] !== t.shape[0])
       throw shapeError(term, `student and teacher batches differ: ${s.shape[0]} and ${t.shape[0]}`)
-    const gs = relationMap(s)
-    const gt = relationMap(t)
+    const normalize = loss.normalize !== false
+    const gs = relationMap(s, normalize)
+    const gt = relationMap(t, normalize)
     if (loss.kind === "gram") return tf.mean(tf.squaredDifference(gs, gt))
     const tau = learnableTemperature(loss.temperature, ctx, term)
     return tf.mean(klRows(tf.logSoftmax(scaled(gt, tau)), tf.logSoftmax(scaled(gs, tau))))

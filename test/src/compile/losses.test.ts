@@ -85,13 +85,13 @@ const ref = {
     }
     return mean(ss.flatMap((r, i) => r.map((x, j) => (x - tt[i]![j]!) ** 2)))
   },
-  gram: (f: M): M => {
-    const n = f.map(l2n)
+  gram: (f: M, normalize = true): M => {
+    const n = normalize ? f.map(l2n) : f
     return n.map((a) => n.map((b) => dot(a, b)))
   },
-  relation: (s: M, t: M, kind: "gram" | "softmax", tau: number): number => {
-    const gs = ref.gram(s)
-    const gt = ref.gram(t)
+  relation: (s: M, t: M, kind: "gram" | "softmax", tau: number, normalize = true): number => {
+    const gs = ref.gram(s, normalize)
+    const gt = ref.gram(t, normalize)
     if (kind === "gram") return mean(gs.flatMap((r, i) => r.map((x, j) => (x - gt[i]![j]!) ** 2)))
     return mean(
       gt.map((r, i) => klRow(logSoftmax(r.map((x) => x / tau)), logSoftmax(gs[i]!.map((x) => x / tau)))),
@@ -357,20 +357,46 @@ describe("values match plain-JS references", () => {
     )
   })
 
-  it("relation: gram and softmax", () => {
+  it("relation: gram and softmax, of L2-normalised or raw features", () => {
     fc.assert(
       fc.property(
         featureCase(false),
         f32(0.1, 2),
         fc.constantFrom<"gram" | "softmax">("gram", "softmax"),
-        ({ s, t, y }, tau, kind) => {
+        fc.boolean(),
+        ({ s, t, y }, tau, kind, normalize) => {
           close(
-            value(Loss.relation({ student: "s", teacher: "t", kind, temperature: tau }), { s, t }, y),
-            ref.relation(s, t, kind, tau),
+            value(
+              Loss.relation({ student: "s", teacher: "t", kind, temperature: tau, normalize }),
+              { s, t },
+              y,
+            ),
+            ref.relation(s, t, kind, tau, normalize),
           )
         },
       ),
     )
+  })
+
+  it("relation with normalize: false is the plain Gram-matrix MSE (a hand computation)", () => {
+    // F_s = [[1, 2], [0, 1]] → G_s = [[5, 2], [2, 1]]; F_t = [[1], [1]] → G_t = [[1, 1], [1, 1]]
+    // mean((G_s − G_t)²) = (16 + 1 + 1 + 0) / 4 = 4.5; normalised it would be different
+    const board = {
+      s: [
+        [1, 2],
+        [0, 1],
+      ],
+      t: [[1], [1]],
+    }
+    const y = [
+      [1, 0],
+      [0, 1],
+    ]
+    close(value(Loss.relation({ student: "s", teacher: "t", normalize: false }), board, y), 4.5)
+    expect(Math.abs(value(Loss.relation({ student: "s", teacher: "t" }), board, y) - 4.5)).toBeGreaterThan(1)
+    // the option is serialised only when it departs from the default
+    expect(Loss.relation({ student: "s", teacher: "t" })).not.toHaveProperty("normalize")
+    expect(Loss.relation({ student: "s", teacher: "t", normalize: false }).normalize).toBe(false)
   })
 })
 
@@ -529,12 +555,12 @@ describe("gradients match finite differences of the references", () => {
           for (const kind of ["gram", "softmax"] as const)
             closeAll(
               gradient(
-                Loss.relation({ student: "s", teacher: "t", kind, temperature: tau }),
+                Loss.relation({ student: "s", teacher: "t", kind, temperature: tau, normalize }),
                 { s, t },
                 y,
                 "s",
               ),
-              fdGrad((m) => ref.relation(m, t, kind, tau), s),
+              fdGrad((m) => ref.relation(m, t, kind, tau, normalize), s),
             )
         },
       ),
