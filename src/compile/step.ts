@@ -248,14 +248,19 @@ const compileForward: StageCompiler<Step.Forward> = (stage, index, env) => {
   }
 }
 
+/** A loss operand from the blackboard: its tensor, behind a stop-gradient when the ref is detached. */
+const reader =
+  (board: ReadonlyMap<string, tf.Tensor>) =>
+  (ref: Loss.Ref): tf.Tensor => {
+    const t = board.get(Loss.refName(ref))!
+    return Loss.isDetached(ref) ? Losses.detach(t) : t
+  }
+
 const compileLoss: StageCompiler<Step.LossStage> = (stage, index, env) => {
   const entries = Object.entries(stage.terms)
   return (frame) => {
     const ctx: Losses.LossContext = {
-      get: (ref) => {
-        const t = frame.board.get(Loss.refName(ref))!
-        return Loss.isDetached(ref) ? Losses.detach(t) : t
-      },
+      get: reader(frame.board),
       y: frame.y,
       hyper: frame.num,
       value: frame.value,
@@ -712,10 +717,7 @@ const lookahead = (
     return { path: name, variable: slot.variable }
   })
   const objectiveCtx = (): Losses.LossContext => ({
-    get: (ref) => {
-      const t = frame.board.get(Loss.refName(ref))!
-      return Loss.isDetached(ref) ? Losses.detach(t) : t
-    },
+    get: reader(frame.board),
     y: frame.y,
     hyper: frame.num,
     value: frame.value,
