@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Flag } from "effect/cli"
+import { Backend } from "../backend/Backend.js"
 
 /**
  * `--backend`: auto | wasm | cpu | tensorflow | tensorflow-gpu | webgpu (default auto).
@@ -171,3 +172,17 @@ export const maxSteps = Flag.Int("max-steps").pipe(
   Flag.withDescription("cap every phase at this many steps"),
   Flag.optional,
 )
+
+/**
+ * The backend layer a command's `--backend` and `--no-native` flags ask for.
+ *
+ * @example
+ * ```ts
+ * import * as Flags from "./src/cli/flags.js"
+ * const layer = Flags.backendLayer({ backend: "wasm", noNative: false })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const backendLayer = (o: { readonly backend: string; readonly noNative: boolean }) =>
+  Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) })

@@ -158,7 +158,7 @@ export const evalCommand = Command.make(
         return { rows, notes }
       })
       const { rows, notes } = yield* Effect.scoped(program).pipe(
-        Effect.provide(Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) })),
+        Effect.provide(Flags.backendLayer(o)),
         Effect.provide(Data.layer),
       )
       if (o.json) return yield* Console.log(JSON.stringify(rows, null, 2))
@@ -255,9 +255,7 @@ export const predictCommand = Command.make(
         })
         return { results, failed: decoded.failed }
       })
-      const { results, failed } = yield* Effect.scoped(program).pipe(
-        Effect.provide(Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) })),
-      )
+      const { results, failed } = yield* Effect.scoped(program).pipe(Effect.provide(Flags.backendLayer(o)))
       if (o.json) yield* Console.log(JSON.stringify({ predictions: results, failed }, null, 2))
       else {
         for (const r of results)

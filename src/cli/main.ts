@@ -289,10 +289,7 @@ const describeCommand = Command.make(
         yield* Console.log(`parameters:\n${counts.join("\n")}`)
       }
       if (o.showBackend || Option.isNone(o.pipeline)) {
-        const text = yield* Effect.provide(
-          describeBackend,
-          Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }),
-        )
+        const text = yield* Effect.provide(describeBackend, Flags.backendLayer(o))
         yield* Console.log(text)
       }
     }),

@@ -14,7 +14,6 @@
  */
 import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { Backend } from "../backend/Backend.js"
 import { Data } from "../data/Data.js"
 import { ValidationError } from "../errors.js"
 import * as Probe from "../probes/Probe.js"
@@ -150,14 +149,7 @@ export const probeCommand = Command.make(
         ...some("name", o.name),
         ...some("source", o.data),
         ...some("dataDir", o.dataDir),
-      }).pipe(
-        Effect.provide(
-          Layer.mergeAll(
-            Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }),
-            Data.layer,
-          ),
-        ),
-      )
+      }).pipe(Effect.provide(Layer.mergeAll(Flags.backendLayer(o), Data.layer)))
       if (outcome.note) yield* Console.error(`note: ${outcome.note}`)
       yield* Console.log(outcome.summary)
       if (outcome.files.length > 0) yield* Console.log(`wrote ${outcome.files.join(", ")}`)

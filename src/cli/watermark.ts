@@ -17,7 +17,6 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { Backend } from "../backend/Backend.js"
 import { Data } from "../data/Data.js"
 import * as WatermarkProbe from "../probes/Watermark.js"
 import * as Flags from "./flags.js"
@@ -76,14 +75,7 @@ export const watermarkCommand = Command.make(
           ...(Option.isSome(o.data) ? { source: o.data.value } : {}),
           ...(Option.isSome(o.dataDir) ? { dataDir: o.dataDir.value } : {}),
         }),
-      ).pipe(
-        Effect.provide(
-          Layer.mergeAll(
-            Backend.layer({ kind: o.backend, ...(o.noNative ? { native: false } : {}) }),
-            Data.layer,
-          ),
-        ),
-      )
+      ).pipe(Effect.provide(Layer.mergeAll(Flags.backendLayer(o), Data.layer)))
       const dir = join(o.run, "probes")
       mkdirSync(dir, { recursive: true })
       const file = join(dir, `watermark-${o.model}-${o.split}.json`)
