@@ -12,6 +12,7 @@ import { Effect } from "effect"
 import type { Pipeline } from "../dsl/index.js"
 import type * as SweepDsl from "../dsl/Sweep.js"
 import type * as Dataset from "../src/data/Dataset.js"
+import * as Correlation from "../src/metrics/Correlation.js"
 import * as Plot from "../src/report/Plot.js"
 import { type PhaseResult, run } from "../src/runtime/Run.js"
 import * as Seeds from "../src/runtime/Seeds.js"
@@ -46,11 +47,27 @@ export interface Experiment {
   readonly seeds: ReadonlyArray<number>
   /**
    * What the verdict compares: `[arm, metric]` of the method and of its baseline (higher is better
-   * unless `lowerIsBetter`).
+   * unless `lowerIsBetter`). Required unless the claim is a `correlation`.
    */
-  readonly method: readonly [string, string]
-  readonly baseline: readonly [string, string]
+  readonly method?: readonly [string, string]
+  readonly baseline?: readonly [string, string]
   readonly lowerIsBetter?: boolean
+  /**
+   * A claim about a monotone relation between two measurements of every run rather than a
+   * method beating a baseline (e.g. "flatter minima go with better held-out accuracy"): the
+   * verdict is Spearman's ρ between metric `x` and metric `y` over the arms' means (`over:
+   * "arms"`, the default — each arm is one configuration, its seeds averaged) or over every run
+   * (`"runs"`), with a one-sided permutation p-value in the `expect`ed direction (9,999
+   * shuffles, seed 0): reproduced when p < 0.05; `method` and `baseline` are not used. The chart adds a scatter plot of `y` against `x` (`logX` for a log
+   * axis), a colour per arm.
+   */
+  readonly correlation?: {
+    readonly x: string
+    readonly y: string
+    readonly expect: "negative" | "positive"
+    readonly over?: "arms" | "runs"
+    readonly logX?: boolean
+  }
   /** Run once before the arms (e.g. calibrate a watermark key on the data the arms will use). */
   readonly prepare?: (data: Dataset.Dataset | undefined) => Promise<void>
   /**
@@ -281,6 +298,7 @@ export const chart = (
       height: 240,
     })
   }
+  const scatter = exp.correlation === undefined ? [] : [scatterOf(exp, exp.correlation, r.values)]
   const only = exp.arms.length === 1 ? exp.arms[0]!.name : undefined
   // one arm measured several ways (e.g. each generation): one panel, a bar per metric
   if (only !== undefined && metrics.every(isPercent))
@@ -292,9 +310,23 @@ export const chart = (
         metrics.map((k) => [k, r.values[only]![k]!]),
       ),
     ])
+  if (scatter.length > 0)
+    return Plot.stack([
+      ...scatter,
+      ...metrics.map((k) =>
+        panel(
+          k,
+          k,
+          isPercent(k) ? 100 : 1,
+          armNames(exp, r.values)
+            .filter((a) => (r.values[a]?.[k]?.length ?? 0) > 0)
+            .map((a) => [a, r.values[a]![k]!]),
+        ),
+      ),
+    ])
   const panels = metrics.map((k) =>
     panel(
-      `${exp.name}: ${k}${exp.lowerIsBetter && k === exp.method[1] ? " (lower is better)" : ""}`,
+      `${exp.name}: ${k}${exp.lowerIsBetter && k === exp.method?.[1] ? " (lower is better)" : ""}`,
       k,
       isPercent(k) ? 100 : 1,
       armNames(exp, r.values)
@@ -308,6 +340,94 @@ export const chart = (
 /** The verdict word of {@link verdictOf}. */
 export type Verdict = "reproduced" | "reproduced (as good)" | "inconclusive" | "not reproduced" | "no data"
 
+/** The `(x, y)` pairs of a correlation claim: per run, grouped by arm (runs missing either metric are left out). */
+export const pairsOf = (
+  c: NonNullable<Experiment["correlation"]>,
+  values: Record<string, Record<string, Array<number>>>,
+): ReadonlyArray<{ readonly arm: string; readonly points: ReadonlyArray<readonly [number, number]> }> =>
+  Object.entries(values).flatMap(([arm, m]) => {
+    const xs = m[c.x] ?? []
+    const ys = m[c.y] ?? []
+    const points = xs
+      .map((x, i) => [x, ys[i] ?? Number.NaN] as const)
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!c.logX || x > 0))
+    return points.length > 0 ? [{ arm, points }] : []
+  })
+
+/** Spearman's ρ of a correlation claim over the arms' means or over every run, with its one-sided p. */
+export const rankTestOf = (
+  c: NonNullable<Experiment["correlation"]>,
+  values: Record<string, Record<string, Array<number>>>,
+  over: "arms" | "runs" = c.over ?? "arms",
+): Correlation.RankTest | undefined => {
+  const groups = pairsOf(c, values)
+  const points =
+    over === "runs"
+      ? groups.flatMap((g) => g.points)
+      : groups.map(
+          (g) => [meanStd(g.points.map((p) => p[0])).mean, meanStd(g.points.map((p) => p[1])).mean] as const,
+        )
+  if (points.length < 3) return undefined
+  return Correlation.rankTest(
+    points.map((p) => p[0]),
+    points.map((p) => p[1]),
+    { permutations: 9999, seed: 0, alternative: c.expect === "negative" ? "less" : "greater" },
+  )
+}
+
+const rhoText = (t: Correlation.RankTest, unit: string) =>
+  `ρ = ${t.rho.toFixed(2)} (one-sided p = ${t.pValue.toFixed(4)}, n = ${t.n} ${unit})`
+
+const correlationVerdict = (
+  c: NonNullable<Experiment["correlation"]>,
+  values: Record<string, Record<string, Array<number>>>,
+): { readonly verdict: Verdict; readonly text: string; readonly gap?: string } => {
+  const over = c.over ?? "arms"
+  const main = rankTestOf(c, values, over)
+  if (main === undefined) return { verdict: "no data", text: "fewer than 3 points: no rank correlation" }
+  const other = rankTestOf(c, values, over === "arms" ? "runs" : "arms")
+  const unit = over === "arms" ? "arms (each the mean of its seeds)" : "runs"
+  const gap = rhoText(main, over === "arms" ? "arms" : "runs")
+  const also = other
+    ? ` Over ${over === "arms" ? "every run" : "the arms' means"}: ${rhoText(other, over === "arms" ? "runs" : "arms")}.`
+    : ""
+  const sign = c.expect === "negative" ? main.rho < 0 : main.rho > 0
+  const claim = `Spearman's ρ between ${c.x} and ${c.y} over the ${unit} is ${main.rho.toFixed(2)} (one-sided permutation p = ${main.pValue.toFixed(4)}, 9,999 shuffles; expected ${c.expect}).`
+  const [verdict, text]: [Verdict, string] =
+    sign && main.pValue < 0.05
+      ? ["reproduced", claim]
+      : sign
+        ? ["inconclusive", `${claim} The sign is as claimed, but p ≥ 0.05.`]
+        : ["not reproduced", `at this scale: ${claim}`]
+  const sep = verdict === "not reproduced" ? " " : ": "
+  return { verdict, text: `**${verdict}**${sep}${text}${also}`, gap }
+}
+
+const scatterOf = (
+  exp: Experiment,
+  c: NonNullable<Experiment["correlation"]>,
+  values: Record<string, Record<string, Array<number>>>,
+): string => {
+  const t = rankTestOf(c, values)
+  const runs = rankTestOf(c, values, (c.over ?? "arms") === "arms" ? "runs" : "arms")
+  const scale = (k: string) => (isPercent(k) ? 100 : 1)
+  return Plot.scatterPlot({
+    title: `${exp.name}: ${c.y} against ${c.x}`,
+    xLabel: `${c.x}${c.logX ? " (log scale)" : ""}`,
+    yLabel: `${c.y}${isPercent(c.y) ? " (%)" : ""}`,
+    ...(t
+      ? {
+          note: `Spearman ρ = ${t.rho.toFixed(2)}, p = ${t.pValue.toFixed(3)} over ${t.n} ${(c.over ?? "arms") === "arms" ? "arm means (ringed)" : "runs"}${runs ? `; ρ = ${runs.rho.toFixed(2)} over ${runs.n} ${(c.over ?? "arms") === "arms" ? "runs" : "arm means"}` : ""}`,
+        }
+      : {}),
+    ...(c.logX ? { logX: true } : {}),
+    groups: pairsOf(c, values).map((g) => ({
+      name: g.arm,
+      points: g.points.map(([x, y]) => [x * scale(c.x), y * scale(c.y)] as const),
+    })),
+  })
+}
+
 /**
  * Compare the method with its baseline over the seeds: the difference of the means against the
  * combined seed-to-seed standard deviation (see the introduction of docs/results.md).
@@ -316,6 +436,9 @@ export const verdictOf = (
   exp: Experiment,
   values: Record<string, Record<string, Array<number>>>,
 ): { readonly verdict: Verdict; readonly text: string; readonly gap?: string } => {
+  if (exp.correlation !== undefined) return correlationVerdict(exp.correlation, values)
+  if (exp.method === undefined || exp.baseline === undefined)
+    return { verdict: "no data", text: "the experiment names neither a method and baseline nor a correlation" }
   const [ma, mk] = exp.method
   const [ba, bk] = exp.baseline
   const m = values[ma]?.[mk]
@@ -372,7 +495,10 @@ export const summary = (
     const r = load(e.name)
     if (!r) return `| [${e.name}](#${e.name}) | ${e.claim} | not run yet | – | – |`
     const v = verdictOf(e, r.values)
-    return `| [${e.name}](#${e.name}) | ${e.claim} | **${v.verdict}** | ${e.method.join(" ")} vs ${e.baseline.join(" ")}: ${v.gap ?? "–"} | ${(r.seconds / 60).toFixed(1)} |`
+    const compared = e.correlation
+      ? `${e.correlation.x} vs ${e.correlation.y}`
+      : `${e.method?.join(" ") ?? "?"} vs ${e.baseline?.join(" ") ?? "?"}`
+    return `| [${e.name}](#${e.name}) | ${e.claim} | **${v.verdict}** | ${compared}: ${v.gap ?? "–"} | ${(r.seconds / 60).toFixed(1)} |`
   })
   // The tuned baseline beside the methods it is comparable with (the same student and images).
   const tuned = load("tuned-baseline")?.values

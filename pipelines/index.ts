@@ -14,6 +14,7 @@ import distilFolder from "./distil-folder.js"
 import folderTeacher from "./folder-teacher.js"
 import kd from "./kd.js"
 import kdVsSwa from "./kd-vs-swa.js"
+import landscapeDg from "./landscape-dg.js"
 import multiViewDg from "./multi-view-dg.js"
 import place from "./place.js"
 import rfs from "./rfs.js"
@@ -38,4 +39,5 @@ export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
   "multi-view-dg": multiViewDg,
   watermark,
   bnext,
+  "landscape-dg": landscapeDg,
 }

@@ -24,3 +24,10 @@ export * as Episodes from "./Episodes.js"
  * @category modules
  */
 export * as Metrics from "./Metrics.js"
+/**
+ * Rank correlation (Spearman's ρ with midranks) and its seeded permutation p-value.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Correlation from "./Correlation.js"

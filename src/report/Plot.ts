@@ -304,6 +304,7 @@ const axes = (
   sx: (v: number) => number,
   sy: (v: number) => number,
   grid: boolean,
+  xFormat?: (v: number) => string,
 ): string => {
   let out = `<g class="axes" stroke="#333333" fill="none">`
   out += `<path d="M${n2(frame.left)} ${n2(frame.top)}V${n2(frame.bottom)}H${n2(frame.right)}"/></g>`
@@ -313,7 +314,7 @@ const axes = (
     if (grid)
       out += `<line x1="${n2(x)}" y1="${n2(frame.top)}" x2="${n2(x)}" y2="${n2(frame.bottom)}" stroke="#e6e6e6"/>`
     out += `<line x1="${n2(x)}" y1="${n2(frame.bottom)}" x2="${n2(x)}" y2="${n2(frame.bottom + 5)}" stroke="#333333"/>`
-    out += `<text x="${n2(x)}" y="${n2(frame.bottom + 18)}" text-anchor="middle">${escapeXml(tickLabel(v, xt.step))}</text>`
+    out += `<text x="${n2(x)}" y="${n2(frame.bottom + 18)}" text-anchor="middle">${escapeXml(xFormat ? xFormat(v) : tickLabel(v, xt.step))}</text>`
   }
   for (const v of yt.values) {
     const y = sy(v)
@@ -431,6 +432,111 @@ export const linePlot = (o: LinePlotOptions): string => {
     frame.right + 14,
     frame.top + 8,
     o.series.map((s, i) => ({ name: s.name, color: palette[i % palette.length]! })),
+  )
+  return out + `</svg>`
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScatterPlotOptions {
+  readonly title?: string
+  readonly xLabel?: string
+  readonly yLabel?: string
+  /** One colour per group (e.g. a configuration), each point drawn as a dot. */
+  readonly groups: ReadonlyArray<{
+    readonly name: string
+    readonly points: ReadonlyArray<readonly [number, number]>
+    /** Draw the group's mean point as a larger ringed dot (default true when it has 2+ points). */
+    readonly mean?: boolean
+  }>
+  /** A line of text under the title (e.g. the rank correlation and its p-value). */
+  readonly note?: string
+  /** Draw the x axis on a log10 scale (non-positive x are left out). */
+  readonly logX?: boolean
+  readonly width?: number
+  readonly height?: number
+}
+
+/**
+ * A scatter plot: axes with nice ticks and light grid lines, one colour per group with a dot per
+ * point and a ringed dot at the group's mean, an optional note under the title (a correlation),
+ * an optional log10 x axis, and a legend on the right. Each group is a `<g class="group">`;
+ * non-finite points are left out.
+ *
+ * @example
+ * ```ts
+ * import * as Plot from "./Plot.js"
+ * Plot.scatterPlot({
+ *   title: "sharpness vs held-out accuracy", xLabel: "ε-sharpness", yLabel: "accuracy",
+ *   note: "Spearman ρ = −0.71, p = 0.02",
+ *   groups: [{ name: "cnn", points: [[0.5, 0.81], [0.6, 0.8]] }, { name: "mlp", points: [[2.1, 0.7]] }],
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category plots
+ */
+export const scatterPlot = (o: ScatterPlotOptions): string => {
+  const width = o.width ?? 640
+  const height = o.height ?? 400
+  const names = o.groups.map((g) => g.name)
+  const fx = (x: number) => (o.logX ? (x > 0 ? Math.log10(x) : Number.NaN) : x)
+  const groups = o.groups.map((g) => ({
+    ...g,
+    finite: g.points
+      .map(([x, y]) => [fx(x), y] as const)
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)),
+  }))
+  const top = (o.title ? 34 : 14) + (o.note ? 16 : 0)
+  const frame: Frame = {
+    left: 70,
+    top,
+    right: width - 16 - legendWidth(names),
+    bottom: height - (o.xLabel ? 44 : 30),
+  }
+  const all = groups.flatMap((g) => g.finite)
+  const xr = extent(all.map((p) => p[0])) ?? [0, 1]
+  const yr = extent(all.map((p) => p[1])) ?? [0, 1]
+  const xt = ticks(xr[0], xr[1], Math.max(2, Math.round((frame.right - frame.left) / 90)))
+  const yt = ticks(yr[0], yr[1], 5)
+  const x0 = xt.values[0]!
+  const x1 = xt.values[xt.values.length - 1]!
+  const y0 = yt.values[0]!
+  const y1 = yt.values[yt.values.length - 1]!
+  const sx = linear(x0, x1, frame.left, frame.right)
+  const sy = linear(y0, y1, frame.bottom, frame.top)
+  let out = open(width, height) + labels(frame, width, height, o)
+  if (o.note)
+    out += `<text class="note" x="${n2(width / 2)}" y="${o.title ? 38 : 22}" text-anchor="middle" font-size="12" fill="#333333">${escapeXml(o.note)}</text>`
+  // on a log axis the ticks are of log10(x); they are labelled with x itself
+  out += axes(
+    frame,
+    xt,
+    yt,
+    sx,
+    sy,
+    true,
+    o.logX ? (v) => Number((10 ** v).toPrecision(2)).toString() : undefined,
+  )
+  groups.forEach((g, i) => {
+    const c = palette[i % palette.length]!
+    out += `<g class="group" data-name="${escapeXml(g.name)}">`
+    for (const [x, y] of g.finite)
+      out += `<circle class="point" cx="${n2(sx(x))}" cy="${n2(sy(y))}" r="3.2" fill="${c}" fill-opacity="0.75"/>`
+    if ((g.mean ?? g.finite.length >= 2) && g.finite.length > 0) {
+      const mx = g.finite.reduce((a, p) => a + p[0], 0) / g.finite.length
+      const my = g.finite.reduce((a, p) => a + p[1], 0) / g.finite.length
+      out += `<circle class="mean" cx="${n2(sx(mx))}" cy="${n2(sy(my))}" r="6" fill="${c}" stroke="#222222" stroke-width="1.4"/>`
+    }
+    out += `</g>`
+  })
+  if (all.length === 0) out += noData(frame)
+  out += legend(
+    frame.right + 14,
+    frame.top + 8,
+    o.groups.map((g, i) => ({ name: g.name, color: palette[i % palette.length]! })),
   )
   return out + `</svg>`
 }

@@ -15,6 +15,7 @@ import {
   record,
   section,
   summary,
+  verdictOf,
 } from "../../experiments/lib.js"
 import { supervised } from "../../pipelines/common.js"
 import * as Sweeps from "../../src/sweep/Sweep.js"
@@ -239,6 +240,68 @@ describe("experiment harness", () => {
   })
 })
 
+describe("a correlation claim", () => {
+  const arms = ["a", "b", "c", "d", "e", "f"].map((name) => ({
+    name,
+    pipeline: () => tinyRun(1, 1),
+    metrics: accuracy,
+  }))
+  const exp = {
+    name: "corr",
+    title: "C",
+    claim: "flatter goes with better",
+    setting: "s.",
+    budget: "1 minute",
+    seeds: [1, 2],
+    arms,
+    correlation: { x: "sharpness", y: "heldout-accuracy", expect: "negative" as const },
+  } satisfies Experiment
+  // six arms, two seeds each: accuracy falls with sharpness (monotone in the means)
+  const values = (sign: number) =>
+    Object.fromEntries(
+      arms.map((a, i) => [
+        a.name,
+        {
+          sharpness: [0.1 * (i + 1), 0.1 * (i + 1) + 0.02],
+          "heldout-accuracy": [0.9 - sign * 0.05 * i, 0.89 - sign * 0.05 * i],
+        },
+      ]),
+    )
+
+  it("is judged by Spearman's ρ over the arms' means with a one-sided permutation p", () => {
+    const down = verdictOf(exp, values(1))
+    expect(down.verdict).toBe("reproduced")
+    // ρ = −1 over 6 means: the exact one-sided p is 1/720; 9,999 shuffles give about that
+    expect(down.text).toMatch(
+      /ρ between sharpness and heldout-accuracy over the arms \(each the mean of its seeds\) is -1\.00/,
+    )
+    expect(down.gap).toMatch(/^ρ = -1\.00 \(one-sided p = 0\.00\d+, n = 6 arms\)$/)
+    expect(down.text).toContain("n = 12 runs")
+    expect(verdictOf(exp, values(-1)).verdict).toBe("not reproduced")
+    // right sign, too few arms for significance
+    const three = Object.fromEntries(Object.entries(values(1)).slice(0, 3))
+    expect(verdictOf(exp, three).verdict).toBe("inconclusive")
+    expect(verdictOf(exp, Object.fromEntries(Object.entries(values(1)).slice(0, 2))).verdict).toBe("no data")
+    // over every run instead: 12 points
+    expect(verdictOf({ ...exp, correlation: { ...exp.correlation, over: "runs" } }, values(1)).gap).toContain(
+      "n = 12 runs",
+    )
+    const table = summary([exp], () => ({ values: values(1), seconds: 60 }))
+    expect(table).toContain(
+      "| [corr](#corr) | flatter goes with better | **reproduced** | sharpness vs heldout-accuracy: ρ = -1.00",
+    )
+  })
+
+  it("draws a scatter (a dot per run, a ringed mean per arm) above the bar panels", () => {
+    const svg = chart(exp, { values: values(1) })
+    expect(svg.match(/class="point"/g)).toHaveLength(12)
+    expect(svg.match(/class="mean"/g)).toHaveLength(6)
+    expect(svg).toContain("corr: heldout-accuracy against sharpness")
+    expect(svg).toMatch(/Spearman ρ = -1\.00/)
+    expect(svg.match(/class="bar"/g)).toHaveLength(12) // two metric panels, a bar per arm
+  })
+})
+
 describe("the experiment catalogue", () => {
   it("every arm of every experiment is a valid pipeline, and the verdict's arms and metrics exist", async () => {
     const { experiments } = await import("../../experiments/catalogue.js")
@@ -252,6 +315,7 @@ describe("the experiment catalogue", () => {
         "deit",
         "kd",
         "kd-vs-swa",
+        "landscape-dg",
         "multi-view-dg",
         "multi-view-dg-tta",
         "place",
@@ -278,8 +342,11 @@ describe("the experiment catalogue", () => {
         const r = Codec.validate(a.pipeline(1))
         expect(Result.isSuccess(r) ? [] : r.failure.issues, `${e.name}/${a.name}`).toEqual([])
       }
-      expect(arms.map((a) => a.name)).toContain(e.method[0])
-      expect(arms.map((a) => a.name)).toContain(e.baseline[0])
+      if (e.correlation !== undefined) expect(arms.length, e.name).toBeGreaterThanOrEqual(3)
+      else {
+        expect(arms.map((a) => a.name)).toContain(e.method?.[0])
+        expect(arms.map((a) => a.name)).toContain(e.baseline?.[0])
+      }
     }
   })
 })

@@ -297,3 +297,80 @@ describe("stack", () => {
     expect(nested.map((e) => e.attrs.y)).toEqual(["0", "100"])
   })
 })
+
+describe("scatterPlot", () => {
+  const circles = (svg: string) =>
+    [...svg.matchAll(/<circle class="(point|mean)" cx="([^"]+)" cy="([^"]+)"/g)].map((m) => ({
+      kind: m[1],
+      cx: Number(m[2]),
+      cy: Number(m[3]),
+    }))
+
+  it("draws a dot per finite point, a mean per group, the note and the legend", () => {
+    const svg = Plot.scatterPlot({
+      title: "sharpness & accuracy",
+      xLabel: "sharpness",
+      yLabel: "accuracy",
+      note: "Spearman ρ = −0.7, p = 0.02",
+      groups: [
+        {
+          name: "cnn",
+          points: [
+            [1, 0.8],
+            [2, 0.7],
+            [Number.NaN, 0.5],
+          ],
+        },
+        { name: "mlp", points: [[3, 0.6]] },
+      ],
+    })
+    parseXml(svg)
+    noBadNumbers(svg)
+    expect(count(svg, "g", "group")).toBe(2)
+    expect(count(svg, "circle", "point")).toBe(3)
+    expect(count(svg, "circle", "mean")).toBe(1) // one point: no separate mean
+    expect(count(svg, "text", "note")).toBe(1)
+    expect(svg).toContain("sharpness &amp; accuracy")
+    const c = circles(svg)
+    const pts = c.filter((p) => p.kind === "point")
+    // larger x is further right, larger y is higher up (smaller cy)
+    expect(pts[0]!.cx).toBeLessThan(pts[1]!.cx)
+    expect(pts[1]!.cx).toBeLessThan(pts[2]!.cx)
+    expect(pts[0]!.cy).toBeLessThan(pts[1]!.cy)
+    const mean = c.find((p) => p.kind === "mean")!
+    expect(mean.cx).toBeCloseTo((pts[0]!.cx + pts[1]!.cx) / 2, 1)
+    expect(mean.cy).toBeCloseTo((pts[0]!.cy + pts[1]!.cy) / 2, 1)
+  })
+
+  it("on a log x axis spaces decades evenly, labels ticks with x, and leaves out x ≤ 0", () => {
+    const svg = Plot.scatterPlot({
+      logX: true,
+      groups: [
+        {
+          name: "g",
+          points: [
+            [0.01, 1],
+            [0.1, 2],
+            [1, 3],
+            [0, 4],
+            [-1, 5],
+          ],
+          mean: false,
+        },
+      ],
+    })
+    parseXml(svg)
+    noBadNumbers(svg)
+    const pts = circles(svg)
+    expect(pts.length).toBe(3)
+    expect(pts[1]!.cx - pts[0]!.cx).toBeCloseTo(pts[2]!.cx - pts[1]!.cx, 1)
+    expect(svg).toMatch(/>0\.01</)
+    expect(svg).toMatch(/>1</)
+  })
+
+  it("says no data when nothing is finite", () => {
+    const svg = Plot.scatterPlot({ groups: [{ name: "g", points: [[Number.NaN, 1]] }] })
+    parseXml(svg)
+    expect(svg).toContain("no data")
+  })
+})
