@@ -19,6 +19,7 @@ import * as swa from "../pipelines/swa.js"
 import tunedBaselineSweep, * as tunedBaseline from "../pipelines/sweeps/tuned-baseline.js"
 import type { PhaseResult } from "../src/runtime/Run.js"
 import { experiment as bnextExperiment } from "./bnext.js"
+import { experiment as fsBanExperiment } from "./fs-ban.js"
 import { experiment as landscapeDgExperiment } from "./landscape-dg.js"
 import type { Arm, Experiment } from "./lib.js"
 import { experiment as watermarkExperiment } from "./watermark.js"
@@ -534,4 +535,5 @@ export const experiments: ReadonlyArray<Experiment> = [
   watermarkExperiment,
   bnextExperiment,
   landscapeDgExperiment,
+  fsBanExperiment,
 ]

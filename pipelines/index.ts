@@ -12,6 +12,7 @@ import cyclical from "./cyclical.js"
 import deit from "./deit.js"
 import distilFolder from "./distil-folder.js"
 import folderTeacher from "./folder-teacher.js"
+import fsBan from "./fs-ban.js"
 import kd from "./kd.js"
 import kdVsSwa from "./kd-vs-swa.js"
 import landscapeDg from "./landscape-dg.js"
@@ -40,4 +41,5 @@ export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
   watermark,
   bnext,
   "landscape-dg": landscapeDg,
+  "fs-ban": fsBan,
 }

@@ -1,6 +1,6 @@
 /**
  * Checkpoints: everything needed to continue a run exactly — parameters and batch-norm state of
- * every model (averaged copies and learned projections included), optimiser states, the data
+ * every model (averaged copies, learned projections and learned hyper-parameters included), optimiser states, the data
  * position and clock, and the pipeline itself. Randomness in Retort is derived from the pipeline
  * seed and the position, so the position *is* the RNG state.
  *
@@ -110,6 +110,7 @@ export const capture = async (
       await put(`model/${name}/state/${p}`, v)
     if (slot.average) averages[name] = slot.average.count
   }
+  for (const [name, slot] of state.learned) await put(`learned/${name}`, slot.variable)
   for (const [key, p] of state.projections) {
     await put(`projection/${key}/kernel`, p.kernel)
     await put(`projection/${key}/bias`, p.bias)
@@ -290,6 +291,8 @@ export const restore = (state: TrainState, snapshot: Snapshot): void => {
       v.assign(tf.tensor(get(`model/${name}/state/${p}`).values, v.shape, "float32"))
     if (slot.average) slot.average.count = snapshot.header.averages[name] ?? 0
   }
+  for (const [name, slot] of state.learned)
+    slot.variable.assign(tf.tensor(get(`learned/${name}`).values, slot.variable.shape, "float32"))
   for (const [key, p] of state.projections) {
     p.kernel.assign(tf.tensor(get(`projection/${key}/kernel`).values, p.kernel.shape, "float32"))
     p.bias.assign(tf.tensor(get(`projection/${key}/bias`).values, p.bias.shape, "float32"))

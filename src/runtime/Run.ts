@@ -23,12 +23,14 @@ import * as AugmentDsl from "../../dsl/Augment.js"
 import * as Codec from "../../dsl/Codec.js"
 import * as Compute from "../../dsl/Compute.js"
 import * as DomainDsl from "../../dsl/Domain.js"
+import * as Learned from "../../dsl/Learned.js"
 import * as ModelDsl from "../../dsl/Model.js"
 import type * as Phase from "../../dsl/Phase.js"
 import * as Pipeline from "../../dsl/Pipeline.js"
 import type * as Ramp from "../../dsl/Ramp.js"
 import * as Augmentation from "../augment/index.js"
 import { Backend } from "../backend/Backend.js"
+import * as Learning from "../compile/learned.js"
 import * as State from "../compile/state.js"
 import * as CompiledStep from "../compile/step.js"
 import * as Batches from "../data/Batches.js"
@@ -713,20 +715,6 @@ const runClaimed = (
     }
     const checked = Codec.validate(pipeline)
     if (Result.isFailure(checked)) return yield* Effect.fail(checked.failure)
-    // Learned hyper-parameters are described, validated and compiled (dsl/Learned.ts,
-    // src/compile/learned.ts), but the runner does not yet create, checkpoint or report them:
-    // refuse before any work instead of failing inside the first step.
-    const learned = Object.keys(pipeline.params ?? {})
-    if (learned.length > 0)
-      return yield* Effect.fail(
-        new ValidationError({
-          issues: learned.map((name) => ({
-            path: `params.${name}`,
-            message:
-              "learned hyper-parameters are not supported by the runner yet (they are not created, checkpointed or reported); use a number or a ramp",
-          })),
-        }),
-      )
     const seed = options.seed ?? (snapshot?.header.options.seed as number | undefined) ?? pipeline.seed
     const { dir, stale } = claim ?? (yield* claimDir(input, options))
     const ckptPath = join(dir, "checkpoint.bin")
@@ -777,8 +765,13 @@ const runClaimed = (
     }
 
     const state = State.empty()
+    // the pipeline's learned hyper-parameters (params), at their initial values; a resumed run
+    // overwrites them from the checkpoint
+    for (const [name, param] of Object.entries(pipeline.params ?? {}))
+      state.learned.set(name, Learning.create(param))
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
+        for (const slot of state.learned.values()) slot.variable.dispose()
         for (const slot of state.models.values()) disposeSlot(slot)
         for (const o of state.optimizers.values())
           for (const list of Object.values(o.slots)) for (const v of list) v.dispose()
@@ -975,7 +968,12 @@ const runClaimed = (
                 }),
               )
             const now = performance.now()
-            const hyper = compiled.hyper(clock)
+            // learned hyper-parameters (their constrained values) are reported as learned.<name>
+            const hyper: Record<string, number> = { ...compiled.hyper(clock) }
+            for (const [name, t] of Object.entries(result.learned ?? {})) {
+              hyper[`learned.${name}`] = yield* Effect.promise(() => backend.readScalar(t))
+              t.dispose()
+            }
             yield* emit(
               Event.stepMetrics({
                 phase: phase.name,
@@ -990,7 +988,10 @@ const runClaimed = (
             )
             windowStart = now
             windowImages = 0
-          } else for (const t of new Set(Object.values(result.losses))) t.dispose()
+          } else {
+            for (const t of new Set(Object.values(result.losses))) t.dispose()
+            for (const t of Object.values(result.learned ?? {})) t.dispose()
+          }
           const position = () =>
             b + 1 < epochSteps
               ? { phase: pi, epoch: e, batchIndex: b + 1, step }
@@ -1039,7 +1040,12 @@ const runClaimed = (
         Select.offer(selection, state, lastEval, plan.perEpoch.length)
         lastEval = Select.restore(selection, state) ?? lastEval
       }
-      const metrics = flattenMetrics(lastEval)
+      const metrics: Record<string, number> = { ...flattenMetrics(lastEval) }
+      // the learned hyper-parameters where the phase left them
+      for (const [name, slot] of state.learned) {
+        const [u] = yield* Effect.promise(() => slot.variable.data())
+        metrics[`learned/${name}`] = Learned.value(slot.param, u!)
+      }
       finished.push({ phase: phase.name, metrics })
       yield* emit(
         Event.phaseFinished({

@@ -313,6 +313,7 @@ describe("the experiment catalogue", () => {
         "cosub",
         "cyclical",
         "deit",
+        "fs-ban",
         "kd",
         "kd-vs-swa",
         "landscape-dg",
