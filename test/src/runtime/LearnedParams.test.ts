@@ -1,20 +1,17 @@
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
-import { Cause, Effect, Exit, Option, Result } from "effect"
+import { Effect, Exit, Result } from "effect"
 import * as fc from "fast-check"
 import { beforeAll, describe, expect, it } from "vitest"
 import { Codec, Learned, Loss, Model, Optimizer, Phase, Pipeline, Ramp, Step } from "../../../dsl/index.js"
 import * as Learning from "../../../src/compile/learned.js"
 import type * as Event from "../../../src/report/Event.js"
-import { Reporter } from "../../../src/report/Reporter.js"
 import * as Checkpoint from "../../../src/runtime/Checkpoint.js"
-import { Interrupted, type RunOptions, run } from "../../../src/runtime/Run.js"
+import { Interrupted, type RunOptions } from "../../../src/runtime/Run.js"
 import { synthetic } from "../../support/data.js"
+import { failure, runner, tmp } from "../../support/run.js"
 
 const data = synthetic({ train: 256, test: 128 })
-const tmp = () => mkdtempSync(join(tmpdir(), "retort-learned-"))
 
 /** A teacher trained briefly, then a student distilled at a learned temperature T (look-ahead meta-update). */
 const learnedT = (o: { readonly steps?: number; readonly every?: number } = {}) =>
@@ -59,20 +56,9 @@ const learnedT = (o: { readonly steps?: number; readonly every?: number } = {}) 
     ],
   })
 
+const run1 = runner(data)
 const go = (p: Pipeline.Pipeline, options: RunOptions = {}, events: Array<Event.Event> = []) =>
-  Effect.runPromiseExit(
-    run(p, {
-      backend: "cpu",
-      data,
-      outDir: tmp(),
-      reporter: Reporter.memory(events),
-      checkpointEvery: 0,
-      logEvery: 1,
-      ...options,
-    }),
-  )
-const failure = <A, E>(exit: Exit.Exit<A, E>) =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
+  run1(p, { logEvery: 1, ...options }, events)
 
 describe("learned hyper-parameters", () => {
   beforeAll(async () => {

@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as tf from "@tensorflow/tfjs-core"
-import { Cause, Effect, Exit, Option } from "effect"
+import { Effect, Exit } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { Loss, Model, Optimizer, Phase, Pipeline, Ramp, Step } from "../../../dsl/index.js"
 import * as State from "../../../src/compile/state.js"
@@ -11,11 +10,11 @@ import * as Models from "../../../src/models/index.js"
 import type * as Event from "../../../src/report/Event.js"
 import { Reporter } from "../../../src/report/Reporter.js"
 import * as Checkpoint from "../../../src/runtime/Checkpoint.js"
-import { Interrupted, type RunOptions, run } from "../../../src/runtime/Run.js"
+import { Interrupted, run } from "../../../src/runtime/Run.js"
 import { synthetic } from "../../support/data.js"
+import { failure, runner, tmp } from "../../support/run.js"
 
 const data = synthetic({ train: 256, test: 128 })
-const tmp = () => mkdtempSync(join(tmpdir(), "retort-run-"))
 
 const mlp = (hidden = 32) => Model.mlp({ hidden: [hidden], classes: 10 })
 const tinyCnn = Model.cnn({ conv: [{ filters: 4 }], dense: [16], classes: 10 })
@@ -62,20 +61,7 @@ const kdPipeline = (o: { seed?: number; steps?: number; lr?: Ramp.Num } = {}) =>
     ],
   })
 
-const go = (p: Pipeline.Pipeline, options: RunOptions = {}, events: Array<Event.Event> = []) =>
-  Effect.runPromiseExit(
-    run(p, {
-      backend: "cpu",
-      data,
-      outDir: tmp(),
-      reporter: Reporter.memory(events),
-      checkpointEvery: 0,
-      ...options,
-    }),
-  )
-
-const failure = <A, E>(exit: Exit.Exit<A, E>) =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
+const go = runner(data)
 
 describe("run (cpu backend)", () => {
   it("trains a two-phase distillation pipeline and reports events", async () => {
