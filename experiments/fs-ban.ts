@@ -24,7 +24,8 @@ export const metrics = (ps: ReadonlyArray<PhaseResult>): Readonly<Record<string,
   validation: at(ps, "gen1", "validation/gen1/accuracy"),
   "teacher-accuracy": at(ps, "gen0", "test/gen0/accuracy"),
   "teacher-after": at(ps, "gen1", "test/gen0/accuracy"),
-  "final-T": at(ps, "gen1", "learned/T"),
+  // only a learned temperature has a final value
+  ...(Number.isFinite(at(ps, "gen1", "learned/T")) ? { "final-T": at(ps, "gen1", "learned/T") } : {}),
 })
 
 const arm = (name: string, options: FsBan.Options): Arm => ({
