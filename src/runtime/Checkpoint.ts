@@ -28,6 +28,7 @@ import { Effect } from "effect"
 import type { TrainState } from "../compile/state.js"
 import { describeFsError, IoError } from "../errors.js"
 import * as Models from "../models/index.js"
+import type * as Select from "./Select.js"
 
 const MAGIC = "RETORT-CHECKPOINT-1\n"
 
@@ -72,6 +73,8 @@ export interface Header {
   }>
   /** The tensors' bytes: how many, and their SHA-256 (absent in checkpoints written before it was added). */
   readonly payload?: { readonly bytes: number; readonly sha256: string }
+  /** A model selection in progress (its kept weights are the `select/…` tensors). */
+  readonly selection?: Select.Saved
 }
 
 /**
@@ -97,6 +100,8 @@ export interface Snapshot {
 export const capture = async (
   state: TrainState,
   meta: Omit<Header, "version" | "tensors" | "averages" | "optimizers">,
+  /** More tensors by key (e.g. a selection's kept weights, `Select.save`). */
+  extra: ReadonlyMap<string, tf.Tensor> = new Map(),
 ): Promise<Snapshot> => {
   const tensors = new Map<string, { shape: ReadonlyArray<number>; values: Float32Array }>()
   const put = async (key: string, v: tf.Tensor) => {
@@ -111,6 +116,7 @@ export const capture = async (
     if (slot.average) averages[name] = slot.average.count
   }
   for (const [name, slot] of state.learned) await put(`learned/${name}`, slot.variable)
+  for (const [key, t] of extra) await put(key, t)
   for (const [key, p] of state.projections) {
     await put(`projection/${key}/kernel`, p.kernel)
     await put(`projection/${key}/bias`, p.bias)

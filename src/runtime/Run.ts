@@ -831,15 +831,27 @@ const runClaimed = (
         ? `the end of phase "${pipeline.phases[p.phase - 1]?.name}"`
         : `phase "${pipeline.phases[p.phase]?.name}", step ${p.step}`
     let lastGood: string | undefined = snapshot ? where(snapshot.header.position) : undefined
+    // the model selection of the running phase, if any: checkpointed with it, so that a resumed
+    // run still chooses among the evaluations before the interruption
+    let selecting: { readonly phase: number; readonly selection: Select.Selection } | undefined
     const writeCheckpoint = (position: Checkpoint.Position, done: number = position.step) =>
       Effect.gen(function* () {
+        const kept =
+          selecting && selecting.phase === position.phase
+            ? Select.save(selecting.selection, selecting.phase)
+            : undefined
         const snap = yield* Effect.promise(() =>
-          Checkpoint.capture(state, {
-            pipeline: Codec.encode(pipeline),
-            options: { seed },
-            position,
-            finished,
-          }),
+          Checkpoint.capture(
+            state,
+            {
+              pipeline: Codec.encode(pipeline),
+              options: { seed },
+              position,
+              finished,
+              ...(kept ? { selection: kept.saved } : {}),
+            },
+            kept?.tensors,
+          ),
         )
         yield* Checkpoint.save(ckptPath, snap).pipe(
           Effect.mapError(
@@ -923,6 +935,9 @@ const runClaimed = (
       const selection = phase.evaluate.select
         ? Select.make(phase.evaluate.select, [...modelsOf(pipeline, phase)])
         : undefined
+      if (selection && resumingHere && snapshot!.header.selection?.phase === pi)
+        Select.resume(selection, snapshot!.header.selection, snapshot!.tensors)
+      selecting = selection ? { phase: pi, selection } : undefined
       for (let e = resumingHere ? start.epoch : 0; e < plan.perEpoch.length; e++) {
         const { batchSize, steps: epochSteps } = plan.perEpoch[e]!
         const order = Batches.plan(train.n, { batchSize, seed: dataSeed, epoch: e })
@@ -1039,6 +1054,7 @@ const runClaimed = (
       if (selection) {
         Select.offer(selection, state, lastEval, plan.perEpoch.length)
         lastEval = Select.restore(selection, state) ?? lastEval
+        selecting = undefined
       }
       const metrics: Record<string, number> = { ...flattenMetrics(lastEval) }
       // the learned hyper-parameters where the phase left them

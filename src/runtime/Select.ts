@@ -126,3 +126,79 @@ export const restore = (
   sel.kept = undefined
   return { ...sel.metrics, selected: { epoch: sel.epoch } }
 }
+
+/**
+ * What a checkpoint keeps of a selection in progress (the phase it belongs to, the best value,
+ * its epoch and evaluation; the kept weights go in as tensors `select/<model>/<p|s>/<path>`),
+ * so that a resumed run still chooses among the evaluations before the interruption.
+ *
+ * @example
+ * ```ts
+ * import * as Select from "./src/runtime/Select.js"
+ * const s: Select.Saved = { phase: 0, best: 0.91, epoch: 2, metrics: { validation: { "net/accuracy": 0.91 } } }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Saved {
+  readonly phase: number
+  readonly best: number
+  readonly epoch: number
+  readonly metrics: Record<string, Record<string, number>>
+}
+
+/**
+ * The checkpoint's view of a selection of phase `phase`: its {@link Saved} header part and its
+ * kept tensors by checkpoint key; `undefined` before any evaluation was kept.
+ *
+ * @example
+ * ```ts
+ * import * as Select from "./src/runtime/Select.js"
+ * declare const sel: Select.Selection
+ * const saved = Select.save(sel, 0)
+ * ```
+ *
+ * @since 0.1.0
+ * @category checkpoints
+ */
+export const save = (
+  sel: Selection,
+  phase: number,
+): { readonly saved: Saved; readonly tensors: ReadonlyMap<string, tf.Tensor> } | undefined =>
+  sel.kept && sel.metrics
+    ? {
+        saved: { phase, best: sel.best, epoch: sel.epoch, metrics: sel.metrics },
+        tensors: new Map([...sel.kept].map(([k, t]) => [`select/${k}`, t])),
+      }
+    : undefined
+
+/**
+ * Continues a selection from a checkpoint: the best value, epoch and evaluation from `saved`, and
+ * the kept weights from the checkpoint's `select/…` tensors.
+ *
+ * @example
+ * ```ts
+ * import * as Select from "./src/runtime/Select.js"
+ * declare const sel: Select.Selection
+ * declare const snap: import("./src/runtime/Checkpoint.js").Snapshot
+ * if (snap.header.selection) Select.resume(sel, snap.header.selection, snap.tensors)
+ * ```
+ *
+ * @since 0.1.0
+ * @category checkpoints
+ */
+export const resume = (
+  sel: Selection,
+  saved: Saved,
+  tensors: ReadonlyMap<string, { readonly shape: ReadonlyArray<number>; readonly values: Float32Array }>,
+): void => {
+  sel.best = saved.best
+  sel.epoch = saved.epoch
+  sel.metrics = saved.metrics
+  for (const t of sel.kept?.values() ?? []) t.dispose()
+  sel.kept = new Map()
+  for (const [key, t] of tensors)
+    if (key.startsWith("select/"))
+      sel.kept.set(key.slice("select/".length), tf.tensor(t.values, [...t.shape], "float32"))
+}
