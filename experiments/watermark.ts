@@ -12,6 +12,7 @@ import { Data } from "../src/data/Data.js"
 import type * as Dataset from "../src/data/Dataset.js"
 import * as RunDir from "../src/probes/RunDir.js"
 import * as WatermarkProbe from "../src/probes/Watermark.js"
+import type { PhaseResult } from "../src/runtime/Run.js"
 import type { Experiment } from "./lib.js"
 
 /** The key before calibration: k = 8π (four cycles over g), ε = 0.1. */
@@ -81,25 +82,23 @@ export const experiment: Experiment = {
   claim:
     "a keyed soft-label perturbation is detectable in a student distilled from the teacher's outputs, at a small accuracy cost (Zhao et al., 2022).",
   setting:
-    "Fashion-MNIST; W2 CNN teacher, 2 epochs of CE on all 60,000 training images; served with the DRW perturbation (k = 8π, ε = 0.1, key seed 19, g calibrated on the training images). Attacker: W1 MLP distilled on the watermarked outputs alone (KL, T = 1, no labels), 3 epochs on the first 20,000 training images, Adam 1e-3, batch 128; control: the same MLP distilled the same way from the clean teacher. Detector on all 10,000 test images (never seen by any model; the verdict) and on the first 10,000 training images (in the attacker's transfer set: *-transfer): Lomb–Scargle periodogram of the top-class probability (normal scores) against g at k vs 22 comparison frequencies, F(2, 44) p-value (and *-log10p-perm: the permutation p-value from 999 shuffles of the outputs against g, floor 10^−3); detected = p < 0.01. teacher-clean / teacher-watermarked: the teacher's test accuracy from its raw and from its served (perturbed) probabilities.",
+    "Fashion-MNIST; W2 CNN teacher, 2 epochs of CE on all 60,000 training images; served with the DRW perturbation (k = 8π, ε = 0.1, key seed 19, g calibrated on the training images). Attacker: W1 MLP distilled on the watermarked outputs alone (KL, T = 1, no labels), 3 epochs on the first 20,000 training images, Adam 1e-3, batch 128; control (arm watermark): the same MLP distilled the same way from the clean teacher; in arm labels-control the control is the same MLP trained on labels (CE, 3 epochs on the same 20,000 images), a second false-positive check on a model that never saw any teacher output (its student is the same attack again, a fresh replicate). Detector on all 10,000 test images (never seen by any model; the verdict) and on the first 10,000 training images (in the attacker's transfer set: *-transfer): Lomb–Scargle periodogram of the top-class probability (normal scores) against g at k vs 22 comparison frequencies, F(2, 44) p-value (and *-log10p-perm: the permutation p-value from 999 shuffles of the outputs against g, floor 10^−3); detected = p < 0.01. teacher-clean / teacher-watermarked: the teacher's test accuracy from its raw and from its served (perturbed) probabilities.",
   budget:
-    "about 7 minutes on a quiet 2-core machine (3 runs of ~2 minutes, each training the teacher and both students)",
+    "about 14 minutes on a quiet 2-core machine (6 runs of ~2 minutes, each training the teacher and both students)",
   seeds: [1, 2, 3],
   prepare,
-  arms: [
-    {
-      name: "watermark",
-      pipeline: (seed) =>
-        watermark.make({ seed, key, teacherEpochs: 2, studentEpochs: 3, limit: 20000, control: "clean" }),
-      metrics: (ps) => ({
-        "student-accuracy":
-          ps.find((p) => p.phase === "distil")?.metrics["test/student/accuracy"] ?? Number.NaN,
-        "control-accuracy":
-          ps.find((p) => p.phase === "control")?.metrics["test/control/accuracy"] ?? Number.NaN,
-      }),
-      probe,
-    },
-  ],
+  arms: (["clean", "labels"] as const).map((control) => ({
+    name: control === "clean" ? "watermark" : "labels-control",
+    pipeline: (seed: number) =>
+      watermark.make({ seed, key, teacherEpochs: 2, studentEpochs: 3, limit: 20000, control }),
+    metrics: (ps: ReadonlyArray<PhaseResult>) => ({
+      "student-accuracy":
+        ps.find((p) => p.phase === "distil")?.metrics["test/student/accuracy"] ?? Number.NaN,
+      "control-accuracy":
+        ps.find((p) => p.phase === "control")?.metrics["test/control/accuracy"] ?? Number.NaN,
+    }),
+    probe,
+  })),
   method: ["watermark", "student-detected"],
   baseline: ["watermark", "control-detected"],
 }
