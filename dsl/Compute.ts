@@ -33,7 +33,7 @@
 import type * as Phase from "./Phase.js"
 import type * as Pipeline from "./Pipeline.js"
 import * as Ramp from "./Ramp.js"
-import type * as Step from "./Step.js"
+import * as Step from "./Step.js"
 
 /**
  * Forward and backward passes (samples × models).
@@ -162,9 +162,13 @@ export const batchSizeAt = (phase: Phase.Phase, epoch: number, epochs: number): 
  */
 export type Images = number | ((phase: Phase.Phase) => number)
 
-/** The training images a phase sees: its `limit` of those available to it. */
+/**
+ * The training images a phase sees: its `limit` of those available to it; a data-free phase
+ * (see `Step.readsBatch`) sees `limit` generated samples per epoch (default: `n`), as the runner.
+ */
 const imagesOf = (phase: Phase.Phase, n: Images): number => {
   const all = typeof n === "number" ? n : n(phase)
+  if (!Step.readsBatch(phase.step)) return phase.data.limit ?? all
   return Math.min(all, phase.data.limit ?? all)
 }
 

@@ -207,6 +207,28 @@ export interface Relation<R extends string = string> extends Reads<R> {
 }
 
 /**
+ * Token-relation distillation (TinyMIM): per sample and per relation head `h`, the token × token
+ * map `R = softmax(x_h·y_hᵀ/√d_h)` of two token features (`[batch, tokens, dim]`, e.g. a ViT
+ * block's `q` and `k` taps for the q·kᵀ relation, `v` twice for v·vᵀ), split into `heads` groups
+ * of `d_h = dim/heads` channels (the channel layout of the block's heads);
+ * `L = mean_{b,h,i} KL(R_t[b,h,i,:] ‖ R_s[b,h,i,:])`. The maps are `[tokens, tokens]` whatever
+ * the widths, so teacher and student may differ in width and head count (both widths divisible
+ * by `heads`); their token counts must agree.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TokenRelation<R extends string = string> extends Reads<R> {
+  readonly _tag: "TokenRelation"
+  /** `[x, y]`: the student's relation is `softmax(x·yᵀ/√d)` */
+  readonly student: readonly [Ref, Ref]
+  /** `[x, y]`: the teacher's relation, the target */
+  readonly teacher: readonly [Ref, Ref]
+  /** the number of relation heads (TinyMIM's `Ms`) */
+  readonly heads: number
+}
+
+/**
  * How {@link MultiTeacher} weighs its teachers: `softmax-loss` (BNext) gives teacher i the weight
  * `αᵢ = softmax_j(L_j)ᵢ` of the per-teacher losses, per sample and detached (the teacher the
  * student is furthest from counts most); `mean` gives every teacher `1/n`.
@@ -301,6 +323,37 @@ export interface Curriculum<R extends string = string> extends Reads<R> {
 }
 
 /**
+ * How a {@link Prototype} term compares a projected student feature with its class prototype:
+ * `mse` is the mean squared difference, `cosine` is `1 − cos`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PrototypeDistance = "mse" | "cosine"
+
+/**
+ * Prototype guidance (ProC-KD, cross-task): class prototypes `μ_k` are the running means of a
+ * (frozen) teacher's feature over every sample of class `k` seen so far in the phase — the
+ * teacher's features of the *student's* classes, which the teacher itself may never have been
+ * trained on — and each sample's student feature, through a learned projection, is pulled to the
+ * prototype of its label: `L = mean_i d(P(sᵢ), Σ_k yᵢₖ·μ_k)` with `d` a {@link PrototypeDistance}.
+ * The teacher's logits are never read, so teacher and student label spaces may differ. The
+ * prototypes are training state (updated once per step from the current batch before use, kept
+ * across steps and in checkpoints) and carry no gradient.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Prototype<R extends string = string> extends Reads<R> {
+  readonly _tag: "Prototype"
+  readonly student: Ref
+  readonly teacher: Ref
+  readonly labels: Ref
+  readonly distance: PrototypeDistance
+  readonly projection: boolean
+}
+
+/**
  * A loss term.
  *
  * @since 0.1.0
@@ -314,11 +367,13 @@ export type Loss<R extends string = string> =
   | HardDistill<R>
   | Hint<R>
   | Relation<R>
+  | TokenRelation<R>
   | MultiTeacher<R>
   | ClassBalance<R>
   | Adversarial<R>
   | BnStatistics<R>
   | Curriculum<R>
+  | Prototype<R>
 
 /**
  * The names a loss (or a record of losses) reads, at the type level.
@@ -524,6 +579,38 @@ export const relation = <const S extends Ref, const T extends Ref>(options: {
 })
 
 /**
+ * Token-relation distillation (TinyMIM) between two pairs of token features: `[x, y]` of the
+ * student and of the teacher, each `[batch, tokens, dim]`, compared through `heads` per-head
+ * `softmax(x·yᵀ/√d)` maps with KL(teacher ‖ student). `heads` defaults to 1.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * // q·kᵀ and v·vᵀ relations of the student's last block against the teacher's block 1
+ * const qk = Loss.tokenRelation({ student: ["s.block1/q", "s.block1/k"], teacher: ["t.block1/q", "t.block1/k"], heads: 2 })
+ * const vv = Loss.tokenRelation({ student: ["s.block1/v", "s.block1/v"], teacher: ["t.block1/v", "t.block1/v"], heads: 2 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const tokenRelation = <
+  const SX extends Ref,
+  const SY extends Ref,
+  const TX extends Ref,
+  const TY extends Ref,
+>(options: {
+  readonly student: readonly [SX, SY]
+  readonly teacher: readonly [TX, TY]
+  readonly heads?: number
+}): TokenRelation<NameOf<SX> | NameOf<SY> | NameOf<TX> | NameOf<TY>> => ({
+  _tag: "TokenRelation",
+  student: [options.student[0], options.student[1]],
+  teacher: [options.teacher[0], options.teacher[1]],
+  heads: options.heads ?? 1,
+})
+
+/**
  * Distillation from several teachers at once, weighted per sample by how far the student is from
  * each (`weighting: "softmax-loss"`, BNext's default) or equally (`"mean"`). Each teacher's term is
  * the cross-entropy of the student against that teacher's softmax (at temperature T, times T²);
@@ -651,6 +738,51 @@ export const curriculum = <const T extends Ref, const S extends Ref>(options: {
 })
 
 /**
+ * Prototype guidance from a teacher's tap (ProC-KD): the student tap, through a learned projection
+ * (default on: the widths usually differ), is pulled to the running per-class mean of the teacher
+ * tap over the samples of its label (`labels`, default `"y"`). Distance `mse` (default) or
+ * `cosine`.
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const proto = Loss.prototype({ student: "s.dense0", teacher: "t.dense0" })
+ * const cos = Loss.prototype({ student: "s.flat", teacher: "t.dense0", distance: "cosine" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const prototype: {
+  <const S extends Ref, const T extends Ref, const Y extends Ref>(options: {
+    readonly student: S
+    readonly teacher: T
+    readonly labels: Y
+    readonly distance?: PrototypeDistance
+    readonly projection?: boolean
+  }): Prototype<NameOf<S> | NameOf<T> | NameOf<Y>>
+  <const S extends Ref, const T extends Ref>(options: {
+    readonly student: S
+    readonly teacher: T
+    readonly distance?: PrototypeDistance
+    readonly projection?: boolean
+  }): Prototype<NameOf<S> | NameOf<T> | "y">
+} = (options: {
+  readonly student: Ref
+  readonly teacher: Ref
+  readonly labels?: Ref
+  readonly distance?: PrototypeDistance
+  readonly projection?: boolean
+}): Prototype<any> => ({
+  _tag: "Prototype",
+  student: options.student,
+  teacher: options.teacher,
+  labels: options.labels ?? "y",
+  distance: options.distance ?? "mse",
+  projection: options.projection ?? true,
+})
+
+/**
  * Every operand a loss reads, in order (with detach flags).
  *
  * @example
@@ -687,6 +819,13 @@ export const operands = (loss: Loss): ReadonlyArray<{ readonly role: string; rea
         { role: "student", ref: loss.student },
         { role: "teacher", ref: loss.teacher },
       ]
+    case "TokenRelation":
+      return [
+        { role: "student.0", ref: loss.student[0] },
+        { role: "student.1", ref: loss.student[1] },
+        { role: "teacher.0", ref: loss.teacher[0] },
+        { role: "teacher.1", ref: loss.teacher[1] },
+      ]
     case "MultiTeacher":
       return [
         { role: "student", ref: loss.student },
@@ -702,6 +841,12 @@ export const operands = (loss: Loss): ReadonlyArray<{ readonly role: string; rea
       ]
     case "BnStatistics":
       return loss.taps.map((ref, i) => ({ role: `taps.${i}`, ref }))
+    case "Prototype":
+      return [
+        { role: "student", ref: loss.student },
+        { role: "teacher", ref: loss.teacher },
+        { role: "labels", ref: loss.labels },
+      ]
   }
 }
 
@@ -731,6 +876,8 @@ export const hyperParameters = (loss: Loss): Readonly<Record<string, Num>> => {
     case "Bce":
     case "HardDistill":
     case "Hint":
+    case "TokenRelation":
+    case "Prototype":
       return {}
   }
 }
@@ -767,6 +914,8 @@ export const describe = (loss: Loss): string => {
       return `hint(${r(loss.student)} ≈ ${r(loss.teacher)}${loss.projection ? ", proj" : ""})`
     case "Relation":
       return `relation(${r(loss.student)} ≈ ${r(loss.teacher)}, ${loss.kind}${loss.normalize === false ? ", unnormalised" : ""})`
+    case "TokenRelation":
+      return `tokenRelation(softmax(${r(loss.student[0])}·${r(loss.student[1])}ᵀ) ≈ softmax(${r(loss.teacher[0])}·${r(loss.teacher[1])}ᵀ), heads=${loss.heads})`
     case "ClassBalance":
       return `classBalance(${r(loss.logits)}, T=${n(loss.temperature)})`
     case "Adversarial":
@@ -777,6 +926,8 @@ export const describe = (loss: Loss): string => {
       return `curriculum(${r(loss.teacher)} ‖ ${r(loss.student)}, T=${n(loss.temperature)}, λ=${n(loss.lambda)}, ${loss.weighting})`
     case "MultiTeacher":
       return `multiTeacher(${loss.teachers.map(r).join(", ")} → ${r(loss.student)}, ${loss.weighting}, T=${n(loss.temperature)})`
+    case "Prototype":
+      return `prototype(${r(loss.student)}${loss.projection ? " (proj)" : ""} → μ_${r(loss.labels)}(${r(loss.teacher)}), ${loss.distance})`
   }
 }
 
@@ -848,6 +999,12 @@ export const schema: Schema.Codec<Loss> = Schema.Union([
     normalize: Schema.optionalKey(Schema.Boolean),
   }),
   Schema.Struct({
+    _tag: Schema.Literal("TokenRelation"),
+    student: Schema.Tuple([RefSchema, RefSchema]),
+    teacher: Schema.Tuple([RefSchema, RefSchema]),
+    heads: Schema.Finite,
+  }),
+  Schema.Struct({
     _tag: Schema.Literal("MultiTeacher"),
     student: RefSchema,
     teachers: Schema.Array(RefSchema),
@@ -875,5 +1032,13 @@ export const schema: Schema.Codec<Loss> = Schema.Union([
     temperature: Num,
     lambda: Num,
     weighting: Schema.Literals(["hard", "soft", "log"]),
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("Prototype"),
+    student: RefSchema,
+    teacher: RefSchema,
+    labels: RefSchema,
+    distance: Schema.Literals(["mse", "cosine"]),
+    projection: Schema.Boolean,
   }),
 ])

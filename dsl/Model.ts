@@ -880,7 +880,9 @@ const spread = (p: Num, k: number): Num => (typeof p === "number" ? p * k : k ==
  * - mlp: `hidden0, hidden1, …` (after the activation, before dropout)
  * - cnn: `conv0, conv1, …` (after ReLU and pooling), `flat`, `dense0, …`
  * - resnet: `stem, block0, block1, …, pool` (the pooled deep feature), and `exit<i>_features`
- * - vit: `embed` (tokens with positions), `block0, …` (`[tokens, dim]`), `cls` (the normed class token)
+ * - vit: `embed` (tokens with positions), `block0, …` (`[tokens, dim]`), `cls` (the normed class token);
+ *   before each `block<i>`, its attention's `block<i>/q`, `block<i>/k`, `block<i>/v` (`[tokens, dim]`,
+ *   the heads side by side in the channels)
  *
  * @example
  * ```ts
@@ -966,7 +968,12 @@ export const tapShapes = (model: Model): Readonly<Record<string, ReadonlyArray<n
       const [h, w] = m.input ?? defaultInput
       const tokens = Math.floor(h / m.patch) * Math.floor(w / m.patch) + (m.distillToken ? 2 : 1)
       out.embed = [tokens, m.dim]
-      for (let i = 0; i < m.depth; i++) out[`block${i}`] = [tokens, m.dim]
+      for (let i = 0; i < m.depth; i++) {
+        // the attention's queries, keys and values, heads side by side in the channels (head h is
+        // channels h·dim/heads … (h+1)·dim/heads − 1): token-relation (TinyMIM) distillation
+        for (const x of ["q", "k", "v"]) out[`block${i}/${x}`] = [tokens, m.dim]
+        out[`block${i}`] = [tokens, m.dim]
+      }
       out.cls = [m.dim]
       return out
     }

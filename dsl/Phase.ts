@@ -78,7 +78,12 @@ export const copy = (from: string): Init => ({ _tag: "Copy", from })
  * @category models
  */
 export interface DataSlice {
-  /** Use only the first `limit` training images (after the validation split). */
+  /**
+   * Use only the first `limit` training images (after the validation split). A data-free phase
+   * (its step starts from `Step.noise` and reads neither `x` nor `y`, see `Step.readsBatch`)
+   * draws no training images at all: there `limit` is the number of generated samples per epoch
+   * (default: as many as the training split has images), so `epochs × limit / batchSize` steps.
+   */
   readonly limit?: number
   /**
    * Train only on images of these classes (ids of the data set, e.g. the *base* classes of a
@@ -109,6 +114,12 @@ export interface EvalSplit {
    * `limit`. The metric key gets `@d<ids>`: `test@d5`.
    */
   readonly domains?: ReadonlyArray<number>
+  /**
+   * Keep only samples of these classes (ids of the data set), e.g. a cross-task student's own
+   * label space; the argmax still ranges over every output. Applied before `limit`. The metric
+   * key gets `@c<ids>`: `test@c5+6+7+8+9`.
+   */
+  readonly classes?: ReadonlyArray<number>
 }
 
 /**
@@ -356,6 +367,7 @@ const EvalSplitSchema: Schema.Codec<EvalSplit> = Schema.Struct({
   corruption: Schema.optionalKey(Augment.corruptionSchema),
   limit: Schema.optionalKey(Schema.Finite),
   domains: Schema.optionalKey(Schema.Array(Schema.Finite)),
+  classes: Schema.optionalKey(Schema.Array(Schema.Finite)),
 })
 
 const EvalTargetSchema: Schema.Codec<EvalTarget> = Schema.Union([

@@ -231,6 +231,7 @@ type Slot =
   | { readonly kind: "logits"; readonly model: string }
   | { readonly kind: "tap"; readonly model: string; readonly tap: string }
   | { readonly kind: "loss" }
+  | { readonly kind: "noise"; readonly dim: number }
 
 const checkStep = (
   c: Checker,
@@ -277,6 +278,25 @@ const checkStep = (
       }
       case "Forward": {
         read(stage.input, [...sp, "input"])
+        // a generator maps noise to images; every other model reads images
+        const declared = own(pipeline.models, sourceOf(stage.model))
+        const input = slots.get(stage.input)
+        if (declared && Model.isGenerator(declared)) {
+          if (input !== undefined && input.kind !== "noise")
+            c.add(
+              [...sp, "input"],
+              `"${stage.model}" is a generator: its input must be noise (Step.noise), not "${clip(stage.input)}"`,
+            )
+          else if (input?.kind === "noise" && input.dim !== declared.latent)
+            c.add(
+              [...sp, "input"],
+              `"${stage.model}" takes noise of ${declared.latent} values but "${clip(stage.input)}" has ${input.dim}`,
+            )
+        } else if (declared && input?.kind === "noise")
+          c.add(
+            [...sp, "input"],
+            `"${clip(stage.input)}" is noise: only a generator reads it (run "${stage.model}" on the generator's output)`,
+          )
         if (!known.has(stage.model))
           c.add([...sp, "model"], `unknown model "${clip(stage.model)}" (models: ${list(known) || "none"})`)
         if (averaged.has(stage.model) && stage.mode === "train")
@@ -368,7 +388,9 @@ const checkStep = (
             const wantsLogits =
               term._tag !== "Hint" &&
               term._tag !== "Relation" &&
+              term._tag !== "TokenRelation" &&
               term._tag !== "BnStatistics" &&
+              term._tag !== "Prototype" &&
               o.role !== "labels"
             if (slot && wantsLogits && slot.kind !== "logits")
               c.add(
@@ -417,7 +439,49 @@ const checkStep = (
                 )
             })
           }
-          if (term._tag === "Hint" && !term.projection) {
+          if (term._tag === "TokenRelation") {
+            const wholeHeads = Number.isInteger(term.heads) && term.heads >= 1
+            if (!wholeHeads)
+              c.add([...tp, "heads"], `relation heads must be a positive integer, got ${term.heads}`)
+            // per-sample shapes of the four token features: [tokens, dim] each (a ViT's q/k/v taps)
+            const shapes = Loss.operands(term).map((o) => {
+              const sl = slots.get(Loss.refName(o.ref))
+              if (sl?.kind !== "tap") return undefined
+              const shape = own(c.info.tapShapes(sourceOf(sl.model)), sl.tap)
+              if (shape !== undefined && shape.length !== 2) {
+                c.add(
+                  [...tp, o.role],
+                  `token relation needs token features [tokens, dim] (a ViT's block<i>/q|k|v taps), but tap "${sl.tap}" of "${sl.model}" is [${shape.join(", ")}]`,
+                )
+                return undefined
+              }
+              return shape
+            })
+            const tokens = shapes.map((sh) => sh?.[0])
+            const counts = tokens.filter((n): n is number => n !== undefined)
+            if (counts.some((n) => n !== counts[0]))
+              c.add(
+                tp,
+                `token relation compares token × token maps: token counts differ (${tokens.map((n) => n ?? "?").join(", ")})`,
+              )
+            shapes.forEach((sh, i) => {
+              if (sh !== undefined && wholeHeads && sh[1]! % term.heads !== 0)
+                c.add(
+                  [...tp, Loss.operands(term)[i]!.role],
+                  `width ${sh[1]} is not divisible by ${term.heads} relation heads`,
+                )
+            })
+            for (const [a, b, side] of [
+              [0, 1, "student"],
+              [2, 3, "teacher"],
+            ] as const) {
+              const wa = shapes[a]?.[1]
+              const wb = shapes[b]?.[1]
+              if (wa !== undefined && wb !== undefined && wa !== wb)
+                c.add(tp, `the ${side}'s two token features differ in width (${wa} vs ${wb})`)
+            }
+          }
+          if ((term._tag === "Hint" || term._tag === "Prototype") && !term.projection) {
             const a = slots.get(Loss.refName(term.student))
             const b = slots.get(Loss.refName(term.teacher))
             const size = (sl: Slot | undefined) => {
@@ -430,7 +494,7 @@ const checkStep = (
             if (sa !== undefined && sb !== undefined && sa !== sb)
               c.add(
                 tp,
-                `hint compares features of different sizes (${sa} vs ${sb}); set projection: true to learn a projection`,
+                `${term._tag === "Hint" ? "hint" : "prototype"} compares features of different sizes (${sa} vs ${sb}); set projection: true to learn a projection`,
               )
           }
         }
@@ -492,6 +556,14 @@ const checkStep = (
           if (phase.data.classes !== undefined)
             c.add(ep, "an episodic (MLDG) update cannot be combined with data.classes")
         }
+        break
+      }
+      case "Noise": {
+        if (!(Number.isInteger(stage.dim) && stage.dim > 0))
+          c.add([...sp, "dim"], `must be a positive integer, got ${stage.dim}`)
+        if (stage.as === "x" || stage.as === "y")
+          c.add([...sp, "as"], `"${stage.as}" is the batch: name the noise differently`)
+        slots.set(stage.as, { kind: "noise", dim: stage.dim })
         break
       }
       case "Ema":

@@ -19,9 +19,12 @@ import * as swa from "../pipelines/swa.js"
 import tunedBaselineSweep, * as tunedBaseline from "../pipelines/sweeps/tuned-baseline.js"
 import type { PhaseResult } from "../src/runtime/Run.js"
 import { experiment as bnextExperiment } from "./bnext.js"
+import { experiment as cudfkdExperiment } from "./cudfkd.js"
 import { experiment as fsBanExperiment } from "./fs-ban.js"
 import { experiment as landscapeDgExperiment } from "./landscape-dg.js"
 import type { Arm, Experiment } from "./lib.js"
+import { experiment as procKdExperiment } from "./proc-kd.js"
+import { experiment as tinymimExperiment } from "./tinymim.js"
 import { experiment as watermarkExperiment } from "./watermark.js"
 
 const seeds = [1, 2, 3]
@@ -534,6 +537,9 @@ export const experiments: ReadonlyArray<Experiment> = [
   },
   watermarkExperiment,
   bnextExperiment,
+  cudfkdExperiment,
+  procKdExperiment,
+  tinymimExperiment,
   landscapeDgExperiment,
   fsBanExperiment,
 ]

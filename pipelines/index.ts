@@ -8,6 +8,7 @@ import bnext from "./bnext.js"
 import bornAgain from "./born-again.js"
 import byot from "./byot.js"
 import cosub from "./cosub.js"
+import cudfkd from "./cudfkd.js"
 import cyclical from "./cyclical.js"
 import deit from "./deit.js"
 import distilFolder from "./distil-folder.js"
@@ -18,9 +19,11 @@ import kdVsSwa from "./kd-vs-swa.js"
 import landscapeDg from "./landscape-dg.js"
 import multiViewDg from "./multi-view-dg.js"
 import place from "./place.js"
+import procKd from "./proc-kd.js"
 import rfs from "./rfs.js"
 import sdDropout from "./sd-dropout.js"
 import swa from "./swa.js"
+import tinymim from "./tinymim.js"
 import watermark from "./watermark.js"
 
 export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
@@ -42,4 +45,7 @@ export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
   bnext,
   "landscape-dg": landscapeDg,
   "fs-ban": fsBan,
+  tinymim,
+  cudfkd,
+  "proc-kd": procKd,
 }

@@ -71,7 +71,93 @@ export interface LossContext {
    * through which the gradient reaches it; temperatures use it when present.
    */
   readonly value?: (num: Ramp.Num) => number | tf.Scalar
+  /**
+   * The running class prototypes of a {@link Loss.Prototype} term (`sum [classes, dim]`,
+   * `count [classes]`), created once by the caller and keyed by the term's name; absent where a
+   * context keeps no training state.
+   */
+  readonly prototypes?: (term: string, classes: number, dim: number) => PrototypeSlot
+  /** The training step, so that a prototype term updates its prototypes once per step. */
+  readonly step?: number
 }
+
+/**
+ * The running class prototypes of a {@link Loss.Prototype} term: per class `k`, the sum of the
+ * teacher features `sum[k] = Σᵢ yᵢₖ·tᵢ` and the total weight `count[k] = Σᵢ yᵢₖ` of every sample
+ * seen so far, so that `μ_k = sum[k] / count[k]` is the running mean (the full-pass mean once
+ * every sample has been seen). Not trained (no gradient); `updatedAt` is the step of the last
+ * update (−1: none).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import type * as Losses from "./src/compile/losses.js"
+ * const slot: Losses.PrototypeSlot = {
+ *   sum: tf.variable(tf.zeros([10, 128]), false),
+ *   count: tf.variable(tf.zeros([10]), false),
+ *   updatedAt: -1,
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PrototypeSlot {
+  readonly sum: tf.Variable
+  readonly count: tf.Variable
+  updatedAt: number
+}
+
+/**
+ * Adds a batch of (teacher) features `[batch, dim]` with class weights `y` (`[batch, classes]`,
+ * one-hot or soft) to running prototypes, once per `step` (a second call at the same step is a
+ * no-op, so a segment run twice in a step counts its batch once), and returns the prototype
+ * means `[classes, dim]` (zero for a class never seen). No gradient flows through them.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Losses from "./src/compile/losses.js"
+ * const slot = { sum: tf.variable(tf.zeros([2, 1]), false), count: tf.variable(tf.zeros([2]), false), updatedAt: -1 }
+ * Losses.updatePrototypes(slot, tf.tensor2d([[1], [3]]), tf.tensor2d([[1, 0], [1, 0]]), 0) // [[2], [0]]
+ * ```
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const updatePrototypes = (
+  slot: PrototypeSlot,
+  features: tf.Tensor2D,
+  y: tf.Tensor2D,
+  step: number,
+): tf.Tensor2D => {
+  if (slot.updatedAt !== step) {
+    const f = detach(features) as tf.Tensor2D
+    const w = detach(y) as tf.Tensor2D
+    slot.sum.assign(tf.add(slot.sum, tf.matMul(w, f, true, false)))
+    slot.count.assign(tf.add(slot.count, tf.sum(w, 0)))
+    slot.updatedAt = step
+  }
+  return prototypeMeans(slot)
+}
+
+/**
+ * The prototype means `sum[k] / count[k]` of running prototypes, `[classes, dim]` (zero rows for
+ * classes never seen).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core"
+ * import * as Losses from "./src/compile/losses.js"
+ * const slot = { sum: tf.variable(tf.tensor2d([[4], [0]]), false), count: tf.variable(tf.tensor1d([2, 0]), false), updatedAt: 0 }
+ * Losses.prototypeMeans(slot) // [[2], [0]]
+ * ```
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const prototypeMeans = (slot: PrototypeSlot): tf.Tensor2D =>
+  tf.div(slot.sum, tf.expandDims(tf.maximum(slot.count, 1e-12), 1)) as tf.Tensor2D
 
 /**
  * The parameters of a learned linear projection `x·kernel + bias`.
@@ -150,6 +236,26 @@ const stopGradient = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>)
  */
 export const detach = (t: tf.Tensor): tf.Tensor => stopGradient(t)
 
+/**
+ * `[batch]` 1 where the argmaxes of two `[batch, k]` logits agree, else 0: a constant of its
+ * inputs (computed inside a custom op with a zero gradient, since tfjs has no gradient for the
+ * comparison; the adversarial term's mask).
+ */
+const agreement = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [a, b] = args as [tf.Tensor, tf.Tensor]
+  return {
+    value: tf.cast(tf.equal(tf.argMax(a, -1), tf.argMax(b, -1)), "float32"),
+    gradFunc: () => [tf.zerosLike(a), tf.zerosLike(b)],
+  }
+})
+
+/** `[batch]` 1 where `l < λ`, else 0, as a constant of `l` (the hard curriculum weight). */
+const below = (l: tf.Tensor, lambda: number): tf.Tensor =>
+  tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const x = args[0] as tf.Tensor
+    return { value: tf.cast(tf.less(x, lambda), "float32"), gradFunc: () => tf.zerosLike(x) }
+  })(l)
+
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 // ---------------------------------------------------------------------------------------------
@@ -213,6 +319,28 @@ const relationMap = (features: tf.Tensor, normalize = true): tf.Tensor2D => {
   return tf.matMul(f, f, false, true)
 }
 
+/**
+ * Per-head token relation log-map `log softmax(x_h·y_hᵀ/√d_h)` of token features `x`, `y`
+ * (`[batch, tokens, dim]`, heads in consecutive channel groups): `[batch, heads, tokens, tokens]`.
+ */
+const tokenRelationLogits = (x: tf.Tensor, y: tf.Tensor, heads: number): tf.Tensor4D => {
+  const [b, n, dim] = x.shape as [number, number, number]
+  const d = dim / heads
+  const split = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [b, n, heads, d]), [0, 2, 1, 3]) as tf.Tensor4D
+  return tf.logSoftmax(tf.mul(tf.matMul(split(x), split(y), false, true), 1 / Math.sqrt(d))) as tf.Tensor4D
+}
+
+const tokenFeatures = (term: string, side: string, x: tf.Tensor, y: tf.Tensor, heads: number): void => {
+  if (x.rank !== 3 || y.rank !== 3)
+    throw shapeError(
+      term,
+      `${side} token relation needs token features [batch, tokens, dim] (a ViT's block<i>/q|k|v taps), got [${x.shape.join(", ")}] and [${y.shape.join(", ")}]`,
+    )
+  sameShape(term, `${side} x and y`, x, y)
+  if (x.shape[2]! % heads !== 0)
+    throw shapeError(term, `${side} width ${x.shape[2]} is not divisible by ${heads} relation heads`)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------------------------------
@@ -233,9 +361,15 @@ const relationMap = (features: tf.Tensor, normalize = true): tf.Tensor2D => {
  * - `Relation`: `G = F·Fᵀ` of per-sample L2-normalised flattened features (raw ones with
  *   `normalize: false`); `gram` is the mean
  *   squared error of `G_s` and `G_t`, `softmax` the row-wise `KL(softmax(G_t/τ) ‖ softmax(G_s/τ))`.
+ * - `TokenRelation`: per head `h` (channel group of `d = dim/heads`), `R = softmax(x_h·y_hᵀ/√d)`
+ *   over tokens for the student and the teacher pair; the mean over batch, heads and query
+ *   tokens of the row-wise `KL(R_t ‖ R_s)` (TinyMIM's relation loss).
  * - `MultiTeacher`: per sample, `cᵢ = −Σ softmax(tᵢ/T)·log softmax(s/T)` for each teacher and
  *   `T²·Σᵢ αᵢ·cᵢ` with `α = softmax(sg(c))` (`softmax-loss`) or `1/n` (`mean`) — see
  *   {@link multiTeacherWeights}.
+ * - `Prototype`: the running class means `μ` of the (detached) teacher feature are updated with
+ *   the batch ({@link updatePrototypes}); then `mean((P(s) − y·μ)²)` (`mse`) or
+ *   `mean(1 − cos(P(s), y·μ))` (`cosine`), with `P` the learned projection (`projection`).
  *
  * @example
  * ```ts
@@ -337,6 +471,22 @@ export const handlers: Handlers = {
     return tf.mean(klRows(tf.logSoftmax(scaled(gt, tau)), tf.logSoftmax(scaled(gs, tau))))
   },
 
+  TokenRelation: (loss, ctx, term) => {
+    const heads = loss.heads
+    if (!(Number.isInteger(heads) && heads >= 1))
+      throw shapeError(term, `relation heads must be a positive integer, got ${heads}`)
+    const [sx, sy] = [ctx.get(loss.student[0]), ctx.get(loss.student[1])]
+    const [tx, ty] = [ctx.get(loss.teacher[0]), ctx.get(loss.teacher[1])]
+    tokenFeatures(term, "student", sx, sy, heads)
+    tokenFeatures(term, "teacher", tx, ty, heads)
+    if (sx.shape[0] !== tx.shape[0] || sx.shape[1] !== tx.shape[1])
+      throw shapeError(
+        term,
+        `student and teacher [batch, tokens] differ: [${sx.shape.slice(0, 2).join(", ")}] and [${tx.shape.slice(0, 2).join(", ")}]`,
+      )
+    return tf.mean(klRows(tokenRelationLogits(tx, ty, heads), tokenRelationLogits(sx, sy, heads)))
+  },
+
   MultiTeacher: (loss, ctx, term) => {
     const { total } = multiTeacherTerms(loss, ctx, term)
     return total
@@ -357,8 +507,7 @@ export const handlers: Handlers = {
       loss.distance === "kl"
         ? tf.mul(klRows(tf.logSoftmax(scaled(t, temp)), tf.logSoftmax(scaled(s, temp))), temp * temp)
         : tf.mean(tf.abs(tf.sub(t, s)), -1)
-    const weighted =
-      loss.mask === "agree" ? tf.mul(d, tf.cast(tf.equal(tf.argMax(t, -1), tf.argMax(s, -1)), "float32")) : d
+    const weighted = loss.mask === "agree" ? tf.mul(d, agreement(t, s)) : d
     return tf.neg(tf.mean(weighted)) as tf.Scalar
   },
   BnStatistics: (loss, ctx) => {
@@ -381,11 +530,44 @@ export const handlers: Handlers = {
     const ld = detach(l)
     const v =
       loss.weighting === "hard"
-        ? tf.cast(tf.less(ld, lambda), "float32")
+        ? below(ld, lambda)
         : loss.weighting === "soft"
           ? tf.relu(tf.sub(1, tf.div(ld, Math.max(lambda, 1e-12))))
           : tf.div(1 + Math.exp(-lambda), tf.add(1, tf.exp(tf.sub(ld, lambda))))
     return tf.mean(tf.mul(v, l)) as tf.Scalar
+  },
+  Prototype: (loss, ctx, term) => {
+    let s = flatten(ctx.get(loss.student))
+    const t = flatten(detach(ctx.get(loss.teacher)))
+    const y = targetsOf(loss.labels, ctx) as tf.Tensor2D
+    if (s.shape[0] !== t.shape[0] || y.shape[0] !== s.shape[0])
+      throw shapeError(
+        term,
+        `student, teacher and labels batches differ: ${s.shape[0]}, ${t.shape[0]} and ${y.shape[0]}`,
+      )
+    if (ctx.prototypes === undefined)
+      throw shapeError(
+        term,
+        "a prototype loss needs running prototypes: this context keeps no training state",
+      )
+    const classes = y.shape[1]
+    const dim = t.shape[1]
+    const means = updatePrototypes(ctx.prototypes(term, classes, dim), t, y, ctx.step ?? 0)
+    if (loss.projection) {
+      const p = ctx.projection(term, s.shape[1], dim)
+      s = tf.add(tf.matMul(s, p.kernel as tf.Tensor2D), p.bias)
+    } else if (s.shape[1] !== dim) {
+      throw shapeError(
+        term,
+        `prototype features have ${s.shape[1]} and ${dim} values per sample: use projection: true`,
+      )
+    }
+    // each sample's target: the prototype of its class (a mix of prototypes for soft labels)
+    const target = tf.matMul(detach(y) as tf.Tensor2D, means)
+    if (loss.distance === "mse") return tf.mean(tf.squaredDifference(s, target))
+    return tf.mean(
+      tf.sub(1, tf.sum(tf.mul(l2Normalize(s), l2Normalize(target as tf.Tensor2D)), -1)),
+    ) as tf.Scalar
   },
 }
 
@@ -569,7 +751,7 @@ export const mixLosses = (
  * @category planning
  */
 export const projectionShape = (
-  loss: Loss.Hint,
+  loss: Loss.Hint | Loss.Prototype,
   studentShape: ReadonlyArray<number>,
   teacherShape: ReadonlyArray<number>,
 ): [inDim: number, outDim: number] | undefined =>

@@ -8,6 +8,7 @@
 import type * as tf from "@tensorflow/tfjs-core"
 import type * as Models from "../models/index.js"
 import type { LearnedSlot } from "./learned.js"
+import type { PrototypeSlot } from "./losses.js"
 import type * as Optimizers from "./optimizers.js"
 
 /**
@@ -39,6 +40,8 @@ export interface TrainState {
   readonly projections: Map<string, { readonly kernel: tf.Variable; readonly bias: tf.Variable }>
   /** Learned hyper-parameters (the pipeline's `params`) by name. */
   readonly learned: Map<string, LearnedSlot>
+  /** Running class prototypes of prototype losses by `phaseIndex/stageIndex/term`. */
+  readonly prototypes: Map<string, PrototypeSlot>
 }
 
 /**
@@ -52,4 +55,5 @@ export const empty = (): TrainState => ({
   optimizers: new Map(),
   projections: new Map(),
   learned: new Map(),
+  prototypes: new Map(),
 })

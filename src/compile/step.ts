@@ -48,6 +48,27 @@ export interface Batch {
 }
 
 /**
+ * The batch of a data-free step (`Step.readsBatch` false: it starts from `Step.noise`): no
+ * images, only a size — `x` is `[size, 0, 0, 0]` and the labels are zeros, which such a step
+ * never reads. The runner passes one per step of a data-free phase instead of drawing training
+ * images; the caller disposes it like any batch.
+ *
+ * @example
+ * ```ts
+ * import { emptyBatch } from "./src/compile/step.js"
+ * const b = emptyBatch(32)
+ * b.x.shape // [32, 0, 0, 0]
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const emptyBatch = (size: number): Batch => ({
+  x: tf.zeros([size, 0, 0, 0]) as tf.Tensor4D,
+  labels: tf.zeros([size], "int32") as tf.Tensor1D,
+})
+
+/**
  * Outputs of frozen forwards computed ahead of time, per training sample: when a frozen model
  * reads the un-augmented batch, its logits depend only on the sample, so the runner may compute
  * them once per phase and the step reads them instead of running the model. An optimisation
@@ -266,6 +287,8 @@ const compileLoss: StageCompiler<Step.LossStage> = (stage, index, env) => {
       value: frame.value,
       projection: (term, inDim, outDim) =>
         projection(env, `${env.phaseIndex}/${index}/${term}`, inDim, outDim),
+      prototypes: (term, classes, dim) => prototypes(env, `${env.phaseIndex}/${index}/${term}`, classes, dim),
+      step: frame.ctx.clock.step,
     }
     let total: tf.Scalar | undefined
     for (const [k, term] of entries) {
@@ -290,6 +313,19 @@ const projection = (env: Env, key: string, inDim: number, outDim: number) => {
   }))
   env.state.projections.set(key, p)
   return p
+}
+
+/** The running class prototypes of a prototype loss, created (empty) on first use. */
+const prototypes = (env: Env, key: string, classes: number, dim: number): Losses.PrototypeSlot => {
+  const existing = env.state.prototypes.get(key)
+  if (existing) return existing
+  const slot: Losses.PrototypeSlot = {
+    sum: tf.variable(tf.zeros([classes, dim]), false),
+    count: tf.variable(tf.zeros([classes]), false),
+    updatedAt: -1,
+  }
+  env.state.prototypes.set(key, slot)
+  return slot
 }
 
 /** Names of everything trainable an optimise stage updates: model params and the projections of its hints. */
@@ -676,13 +712,13 @@ const restrict = (frame: Frame, batch: Batch, y0: tf.Tensor2D, rows: ReadonlyArr
   frame.indices = batch.indices === undefined ? undefined : rows.map((r) => batch.indices![r]!)
 }
 
-const hasProjection = (stage: Step.LossStage) =>
-  Object.values(stage.terms).some((t) => t._tag === "Hint" && t.projection)
+const learnsProjection = (t: Loss.Loss) => (t._tag === "Hint" || t._tag === "Prototype") && t.projection
+
+const hasProjection = (stage: Step.LossStage) => Object.values(stage.terms).some(learnsProjection)
 
 const projectionsReady = (env: Env, stage: Step.LossStage, index: number) =>
   Object.entries(stage.terms).every(
-    ([k, t]) =>
-      t._tag !== "Hint" || !t.projection || env.state.projections.has(`${env.phaseIndex}/${index}/${k}`),
+    ([k, t]) => !learnsProjection(t) || env.state.projections.has(`${env.phaseIndex}/${index}/${k}`),
   )
 
 /**

@@ -45,8 +45,10 @@ import * as Tree from "./Tree.js"
  */
 export const upsample2 = (x: tf.Tensor4D): tf.Tensor4D => {
   const [b, h, w, c] = x.shape
-  const wide = tf.broadcastTo(tf.reshape(x, [b, h, 1, w, 1, c]), [b, h, 2, w, 2, c])
-  return tf.reshape(wide, [b, 2 * h, 2 * w, c]) as tf.Tensor4D
+  // two rank-4 broadcasts (tfjs differentiates a tile only up to rank 4): columns, then rows
+  const cols = tf.broadcastTo(tf.reshape(x, [b * h, w, 1, c]), [b * h, w, 2, c])
+  const rows = tf.broadcastTo(tf.reshape(cols, [b, h, 1, 2 * w * c]), [b, h, 2, 2 * w * c])
+  return tf.reshape(rows, [b, 2 * h, 2 * w, c]) as tf.Tensor4D
 }
 
 /**

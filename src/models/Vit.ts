@@ -4,7 +4,9 @@
  * pre-norm blocks `x + dropPath(attn(ln(x)))`, `x + dropPath(mlp(ln(x)))` (GELU MLP), a final
  * layer norm and linear heads on the tokens. With a distillation token, `logits` is the class
  * head while training and the mean of both heads in evaluation (DeiT's inference rule); the
- * `dist` head is always the distillation token's.
+ * `dist` head is always the distillation token's. Taps: `embed`, per block `block<i>/q`, `block<i>/k`,
+ * `block<i>/v` (the attention's queries, keys and values `[b, tokens, dim]`, heads side by side in
+ * the channels; sliced out only when asked for) and `block<i>`, then `cls`.
  *
  * Parameters: `embed`, `tokens/cls|dist|pos`, `block<i>/norm0|qkv|proj|norm1|fc0|fc1`, `norm`,
  * `head`, `headDist`. Tokens, positions and projections start from a truncated normal of std
@@ -67,12 +69,27 @@ export const make = (model: Model.Vit, seed: number): Net => {
   init.dense("head", dim, model.classes, "glorot")
   if (model.distillToken) init.dense("headDist", dim, model.classes, "glorot")
 
-  const attention = (run: Ops.Run, p: string, x: tf.Tensor3D): tf.Tensor3D => {
+  const attention = (
+    run: Ops.Run,
+    p: string,
+    x: tf.Tensor3D,
+    tap: <T extends tf.Tensor>(name: string, t: T) => T,
+    wants: (name: string) => boolean,
+  ): tf.Tensor3D => {
     const b = x.shape[0]
     const qkv = Ops.dense(run, `${p}/qkv`, x, { binarizable: true })
     // [b, n, 3, heads, headDim] → [3, b, heads, n, headDim]
     const split = tf.transpose(tf.reshape(qkv, [b, tokens, 3, heads, headDim]), [2, 0, 3, 1, 4])
-    const [q, k, v] = tf.unstack(split) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]
+    let [q, k, v] = tf.unstack(split) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]
+    // the q/k/v taps `[b, n, dim]` (heads side by side); only sliced out when asked for
+    const names = ["q", "k", "v"].map((n) => `${p}/${n}`)
+    if (names.some(wants)) {
+      const heads4 = (t: tf.Tensor3D) =>
+        tf.transpose(tf.reshape(t, [b, tokens, heads, headDim]), [0, 2, 1, 3])
+      ;[q, k, v] = names.map((name, i) =>
+        heads4(tap(name, tf.slice(qkv, [0, 0, i * dim], [b, tokens, dim]) as tf.Tensor3D)),
+      ) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]
+    }
     const weights = tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale))
     const mixed = tf.reshape(tf.transpose(tf.matMul(weights, v), [0, 2, 1, 3]), [b, tokens, dim])
     return Ops.dense(run, `${p}/proj`, mixed, { binarizable: true }) as tf.Tensor3D
@@ -81,7 +98,7 @@ export const make = (model: Model.Vit, seed: number): Net => {
   return {
     params: init.params,
     state: init.state,
-    forward: (run, x, rates, tap) => {
+    forward: (run, x, rates, tap, wants = () => false) => {
       const b = x.shape[0]
       const embedded = tf.reshape(Ops.conv2d(run, "embed", x, { stride: patch, pad: "valid" }), [
         b,
@@ -98,7 +115,7 @@ export const make = (model: Model.Vit, seed: number): Net => {
       for (let i = 0; i < depth; i++) {
         const p = `block${i}`
         const rate = rates.dropPath[i] ?? 0
-        const a = attention(run, p, Ops.layerNorm(run, `${p}/norm0`, y))
+        const a = attention(run, p, Ops.layerNorm(run, `${p}/norm0`, y), tap, wants)
         y = tf.add(y, Ops.dropPath(run, `${p}/attn`, a, rate))
         const m = Ops.dense(run, `${p}/fc0`, Ops.layerNorm(run, `${p}/norm1`, y), {
           activation: "gelu",

@@ -121,6 +121,10 @@ export const capture = async (
     await put(`projection/${key}/kernel`, p.kernel)
     await put(`projection/${key}/bias`, p.bias)
   }
+  for (const [key, p] of state.prototypes) {
+    await put(`prototype/${key}/sum`, p.sum)
+    await put(`prototype/${key}/count`, p.count)
+  }
   const optimizers: Record<string, { step: number; slots: Record<string, number> }> = {}
   for (const [key, st] of state.optimizers) {
     const slots: Record<string, number> = {}
@@ -302,6 +306,10 @@ export const restore = (state: TrainState, snapshot: Snapshot): void => {
   for (const [key, p] of state.projections) {
     p.kernel.assign(tf.tensor(get(`projection/${key}/kernel`).values, p.kernel.shape, "float32"))
     p.bias.assign(tf.tensor(get(`projection/${key}/bias`).values, p.bias.shape, "float32"))
+  }
+  for (const [key, p] of state.prototypes) {
+    p.sum.assign(tf.tensor(get(`prototype/${key}/sum`).values, p.sum.shape, "float32"))
+    p.count.assign(tf.tensor(get(`prototype/${key}/count`).values, p.count.shape, "float32"))
   }
   for (const [key, o] of Object.entries(snapshot.header.optimizers)) {
     const existing = state.optimizers.get(key)

@@ -28,6 +28,7 @@ import * as ModelDsl from "../../dsl/Model.js"
 import type * as Phase from "../../dsl/Phase.js"
 import * as Pipeline from "../../dsl/Pipeline.js"
 import type * as Ramp from "../../dsl/Ramp.js"
+import * as StepDsl from "../../dsl/Step.js"
 import * as Augmentation from "../augment/index.js"
 import { Backend } from "../backend/Backend.js"
 import * as Learning from "../compile/learned.js"
@@ -493,8 +494,21 @@ const evaluate = (
         labelled && split.domains !== undefined
           ? Domains.select(whole, Domains.of(labelled, split.split), split.domains)
           : undefined
-      const data = chosen?.split ?? whole
-      const sampleDomains = chosen?.domains ?? (labelled ? Domains.of(labelled, split.split) : undefined)
+      // cross-task: keep only the images of some classes (a student's own label space)
+      const data =
+        split.classes !== undefined
+          ? yield* FewShotRun.onlyClasses(
+              chosen?.split ?? whole,
+              split.classes,
+              dataset.classes,
+              `phases[${phaseIndex}].evaluate.splits.classes`,
+            )
+          : (chosen?.split ?? whole)
+      // a class filter drops rows: no per-sample domains then
+      const sampleDomains =
+        split.classes !== undefined
+          ? undefined
+          : (chosen?.domains ?? (labelled ? Domains.of(labelled, split.split) : undefined))
       if (data.n === 0) continue
       const perDomain = ev.perDomain && labelled && sampleDomains ? labelled.spec.angles.length : 0
       const domainAccs = ev.targets.map(() =>
@@ -663,7 +677,11 @@ const evaluate = (
             for (const [head, f] of Object.entries(r.fractions)) metrics[`${key}/${head}`] = f
           }
         }
-      out[metricKey(split) + (split.domains !== undefined ? `@d${split.domains.join("+")}` : "")] = metrics
+      out[
+        metricKey(split) +
+          (split.domains !== undefined ? `@d${split.domains.join("+")}` : "") +
+          (split.classes !== undefined ? `@c${split.classes.join("+")}` : "")
+      ] = metrics
     }
     // few-shot episodes on novel classes (RFS): see FewShot.ts
     if (ev.fewShot)
@@ -779,6 +797,10 @@ const runClaimed = (
           p.kernel.dispose()
           p.bias.dispose()
         }
+        for (const p of state.prototypes.values()) {
+          p.sum.dispose()
+          p.count.dispose()
+        }
       }),
     )
 
@@ -882,9 +904,24 @@ const runClaimed = (
         Checkpoint.restore(state, snapshot!)
       } else yield* prepareModels(pipeline, phase, pi, state, seed, build)
 
+      // a data-free phase (its step starts from noise, never reading x or y) draws no training
+      // images: its epoch is `data.limit` generated samples (default: as many as the training split)
+      const dataFree = !StepDsl.readsBatch(phase.step)
+      if (dataFree && (phase.data.classes !== undefined || phase.data.domains !== undefined))
+        return yield* Effect.fail(
+          new ValidationError({
+            issues: [
+              {
+                path: `phases[${pi}].data`,
+                message:
+                  "the phase is data-free (its step reads neither x nor y): data.classes and data.domains select training images it never reads; remove them (data.limit sets the samples per epoch)",
+              },
+            ],
+          }),
+        )
       // a phase restricted to some domains (leave-one-domain-out) sees only their samples
       const domainSel =
-        labelled && phase.data.domains !== undefined
+        !dataFree && labelled && phase.data.domains !== undefined
           ? Domains.select(dataset.train, labelled.domains.train, phase.data.domains)
           : labelled
             ? { split: dataset.train, domains: labelled.domains.train }
@@ -892,7 +929,7 @@ const runClaimed = (
       const domainPool = domainSel?.split ?? dataset.train
       // a phase restricted to some classes (few-shot base classes) sees only their images
       const pool =
-        phase.data.classes !== undefined
+        !dataFree && phase.data.classes !== undefined
           ? yield* FewShotRun.onlyClasses(
               domainPool,
               phase.data.classes,
@@ -901,16 +938,18 @@ const runClaimed = (
             )
           : domainPool
       const train =
-        phase.data.limit !== undefined
+        !dataFree && phase.data.limit !== undefined
           ? yield* Dataset.subset(pool, Math.min(phase.data.limit, pool.n))
           : pool
+      // the samples an epoch visits: the training images, or a data-free phase's generated ones
+      const epochSize = dataFree ? (phase.data.limit ?? pool.n) : train.n
       // the domain of each training sample (a class filter reorders them: no labels then)
       const trainDomains =
         domainSel && phase.data.classes === undefined ? domainSel.domains.subarray(0, train.n) : undefined
-      const plan = Compute.plan(phase, train.n, options.maxSteps)
+      const plan = Compute.plan(phase, epochSize, options.maxSteps)
       const visits = plan.perEpoch.reduce((n, e) => n + e.steps * e.batchSize, 0)
       const cache =
-        options.teacherCache !== false && visits > 1.5 * train.n
+        !dataFree && options.teacherCache !== false && visits > 1.5 * train.n
           ? yield* TeacherCache.make(phase, state, train, dataset.shape, dataset.classes)
           : undefined
       if (cache?.note) yield* emit(Event.note({ level: "info", message: cache.note }))
@@ -940,20 +979,25 @@ const runClaimed = (
       selecting = selection ? { phase: pi, selection } : undefined
       for (let e = resumingHere ? start.epoch : 0; e < plan.perEpoch.length; e++) {
         const { batchSize, steps: epochSteps } = plan.perEpoch[e]!
-        const order = Batches.plan(train.n, { batchSize, seed: dataSeed, epoch: e })
+        const order = dataFree ? undefined : Batches.plan(train.n, { batchSize, seed: dataSeed, epoch: e })
         const firstBatch = resumingHere && e === start.epoch ? start.batchIndex : 0
         for (let b = firstBatch; b < epochSteps; b++) {
-          const indices = order[b]!
-          const gathered = Batches.gather(train, indices)
-          const k = indices.length
-          const x = tf.tensor4d(gathered.x, [k, h, w, c])
-          const labels = tf.tensor1d(gathered.y, "int32")
-          const batch = {
-            x,
-            labels,
-            indices,
-            ...(trainDomains ? { domains: Int32Array.from(indices, (q) => trainDomains[q]!) } : {}),
-          }
+          // a data-free step gets an image-less batch of the planned size (the last one may be short)
+          const batch: CompiledStep.Batch = order
+            ? (() => {
+                const indices = order[b]!
+                const gathered = Batches.gather(train, indices)
+                const k = indices.length
+                return {
+                  x: tf.tensor4d(gathered.x, [k, h, w, c]),
+                  labels: tf.tensor1d(gathered.y, "int32"),
+                  indices,
+                  ...(trainDomains ? { domains: Int32Array.from(indices, (q) => trainDomains[q]!) } : {}),
+                }
+              })()
+            : CompiledStep.emptyBatch(Math.min(batchSize, epochSize - b * batchSize))
+          const { x, labels } = batch
+          const k = labels.shape[0]
           const clock = hyperClock(step, plan.total, plan.stepsPerEpoch)
           const isLast = step + 1 === plan.total
           const wantMetrics = (step + 1) % logEvery === 0 || isLast
@@ -1095,6 +1139,17 @@ const prepareProjections = (
       state.projections.set(m[1]!, {
         kernel: tf.variable(tf.zeros([...t.shape]), true),
         bias: tf.variable(tf.zeros([...bias.shape]), true),
+      })
+    }
+    // running class prototypes of prototype losses, likewise
+    for (const [key, t] of snapshot.tensors) {
+      const m = /^prototype\/(.+)\/sum$/.exec(key)
+      if (!m || state.prototypes.has(m[1]!)) continue
+      const count = snapshot.tensors.get(`prototype/${m[1]}/count`)!
+      state.prototypes.set(m[1]!, {
+        sum: tf.variable(tf.zeros([...t.shape]), false),
+        count: tf.variable(tf.zeros([...count.shape]), false),
+        updatedAt: -1,
       })
     }
   })

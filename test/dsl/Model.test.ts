@@ -221,14 +221,25 @@ describe("queries", () => {
       exit1_features: [16],
     })
     expect(Model.heads(byot)).toEqual(["logits", "exit0", "exit1"])
+    const qkv = (i: number) => ({
+      [`block${i}/q`]: [18, 64],
+      [`block${i}/k`]: [18, 64],
+      [`block${i}/v`]: [18, 64],
+    })
     expect(Model.tapShapes(deit)).toEqual({
       embed: [18, 64],
+      ...qkv(0),
       block0: [18, 64],
+      ...qkv(1),
       block1: [18, 64],
+      ...qkv(2),
       block2: [18, 64],
+      ...qkv(3),
       block3: [18, 64],
       cls: [64],
     })
+    // forward order: each block's q, k, v before the block's output
+    expect(Model.taps(deit)?.slice(0, 5)).toEqual(["embed", "block0/q", "block0/k", "block0/v", "block0"])
     expect(Model.heads(deit)).toEqual(["logits", "dist"])
     expect(Model.heads(Model.vit({ patch: 7, dim: 8, depth: 1, heads: 1, classes: 3 }))).toEqual(["logits"])
     expect(Model.heads(W1)).toEqual(["logits"])

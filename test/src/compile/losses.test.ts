@@ -843,7 +843,9 @@ describe("shapes and planning", () => {
         "Hint",
         "Kl",
         "MultiTeacher",
+        "Prototype",
         "Relation",
+        "TokenRelation",
       ].sort(),
     )
   })
