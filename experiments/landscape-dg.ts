@@ -80,7 +80,8 @@ const arm = (name: LandscapeDg.Configuration): Arm => ({
 
 export const experiment: Experiment = {
   name: "landscape-dg",
-  title: "Loss landscape and domain generalisation: sharpness of the minimum against held-out-rotation accuracy",
+  title:
+    "Loss landscape and domain generalisation: sharpness of the minimum against held-out-rotation accuracy",
   claim:
     "across backbones and regularisers, flatter minima go with better accuracy on a held-out domain (the loss-landscape view of generalisation; Keskar et al. 2017, Cha et al. 2021).",
   setting: `Rotated Fashion-MNIST, DomainBed's domains 0°–75° (each a disjoint sixth of each split); ERM on 0°–60° (${settings.limit.toLocaleString("en")} training images), held out: 75°. ${Object.keys(LandscapeDg.configurations).length} configurations, one arm each: ${Object.entries(

@@ -438,7 +438,10 @@ export const verdictOf = (
 ): { readonly verdict: Verdict; readonly text: string; readonly gap?: string } => {
   if (exp.correlation !== undefined) return correlationVerdict(exp.correlation, values)
   if (exp.method === undefined || exp.baseline === undefined)
-    return { verdict: "no data", text: "the experiment names neither a method and baseline nor a correlation" }
+    return {
+      verdict: "no data",
+      text: "the experiment names neither a method and baseline nor a correlation",
+    }
   const [ma, mk] = exp.method
   const [ba, bk] = exp.baseline
   const m = values[ma]?.[mk]

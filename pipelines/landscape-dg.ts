@@ -115,7 +115,10 @@ export const make = (o: Options = {}) => {
         ),
         evaluate: Phase.evaluate({
           models: ["net"],
-          splits: [{ split: "test", domains: heldOut }, { split: "test", domains: train }],
+          splits: [
+            { split: "test", domains: heldOut },
+            { split: "test", domains: train },
+          ],
           metrics: ["accuracy", "nll"],
         }),
       }),

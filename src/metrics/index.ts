@@ -12,6 +12,13 @@
  */
 
 /**
+ * Rank correlation (Spearman's ρ with midranks) and its seeded permutation p-value.
+ *
+ * @since 0.1.0
+ * @category modules
+ */
+export * as Correlation from "./Correlation.js"
+/**
  * Few-shot episodes and probes (RFS): seeded N-way K-shot sampling, logistic-regression and
  * nearest-centroid probes, the 95 % confidence interval.
  *
@@ -24,10 +31,3 @@ export * as Episodes from "./Episodes.js"
  * @category modules
  */
 export * as Metrics from "./Metrics.js"
-/**
- * Rank correlation (Spearman's ρ with midranks) and its seeded permutation p-value.
- *
- * @since 0.1.0
- * @category modules
- */
-export * as Correlation from "./Correlation.js"
