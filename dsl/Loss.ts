@@ -171,6 +171,22 @@ export interface HardDistill<R extends string = string> extends Reads<R> {
 }
 
 /**
+ * TST's augmenter objective (Teach what the Teacher should Teach): on augmented images, the
+ * teacher should stay right and the student be wrong,
+ * `L = mean_b[−Σ_k y_k·log p_t,k − Σ_k y_k·log(1 − p_s,k)]` with `p = softmax(logits)` — minimised
+ * by the augmenter that produces the images (through evaluation-mode forwards of both models).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Tst<R extends string = string> extends Reads<R> {
+  readonly _tag: "Tst"
+  readonly teacher: Ref
+  readonly student: Ref
+  readonly labels: Ref
+}
+
+/**
  * Feature (hint) distillation: mean squared distance between a student tap and a teacher tap,
  * optionally through a learned linear projection of the student feature (FitNets). The
  * projection's parameters are trained with the model that produced the student tap.
@@ -365,6 +381,7 @@ export type Loss<R extends string = string> =
   | Bce<R>
   | Kl<R>
   | HardDistill<R>
+  | Tst<R>
   | Hint<R>
   | Relation<R>
   | TokenRelation<R>
@@ -522,6 +539,29 @@ export const hardDistill = <const T extends Ref, const S extends Ref>(options: {
   _tag: "HardDistill",
   teacher: options.teacher,
   student: options.student,
+})
+
+/**
+ * TST's augmenter objective: `−log p_t(y) − log(1 − p_s(y))` per sample, averaged — small where
+ * the teacher is right and the student wrong on the augmented image (labels `"y"` by default).
+ *
+ * @example
+ * ```ts
+ * import { Loss } from "retort/dsl"
+ * const hard = Loss.tst({ teacher: "ta", student: "sa" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const tst = <const T extends Ref, const S extends Ref>(options: {
+  readonly teacher: T
+  readonly student: S
+}): Tst<NameOf<T> | NameOf<S> | "y"> => ({
+  _tag: "Tst",
+  teacher: options.teacher,
+  student: options.student,
+  labels: "y",
 })
 
 /**
@@ -813,6 +853,12 @@ export const operands = (loss: Loss): ReadonlyArray<{ readonly role: string; rea
         { role: "teacher", ref: loss.teacher },
         { role: "student", ref: loss.student },
       ]
+    case "Tst":
+      return [
+        { role: "teacher", ref: loss.teacher },
+        { role: "student", ref: loss.student },
+        { role: "labels", ref: loss.labels },
+      ]
     case "Hint":
     case "Relation":
       return [
@@ -878,6 +924,7 @@ export const hyperParameters = (loss: Loss): Readonly<Record<string, Num>> => {
     case "Hint":
     case "TokenRelation":
     case "Prototype":
+    case "Tst":
       return {}
   }
 }
@@ -910,6 +957,8 @@ export const describe = (loss: Loss): string => {
     }
     case "HardDistill":
       return `hard(${r(loss.teacher)} → ${r(loss.student)})`
+    case "Tst":
+      return `tst(${r(loss.teacher)} right, ${r(loss.student)} wrong on ${r(loss.labels)})`
     case "Hint":
       return `hint(${r(loss.student)} ≈ ${r(loss.teacher)}${loss.projection ? ", proj" : ""})`
     case "Relation":
@@ -983,6 +1032,7 @@ export const schema: Schema.Codec<Loss> = Schema.Union([
     direction: Schema.Literals(["forward", "reverse", "symmetric"]),
   }),
   Schema.Struct({ _tag: Schema.Literal("HardDistill"), teacher: RefSchema, student: RefSchema }),
+  Schema.Struct({ _tag: Schema.Literal("Tst"), teacher: RefSchema, student: RefSchema, labels: RefSchema }),
   Schema.Struct({
     _tag: Schema.Literal("Hint"),
     student: RefSchema,

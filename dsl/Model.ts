@@ -390,6 +390,43 @@ export interface Generator {
 }
 
 /**
+ * An op of an {@link Augmenter}: a photometric change (`brightness`, `contrast`, `noise`) or a
+ * fractional shift (`translateX`, `translateY`), each with a learned magnitude.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * const op: Model.AugmenterOp = "contrast"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AugmenterOp = "brightness" | "contrast" | "noise" | "translateX" | "translateY"
+
+/**
+ * A learned, differentiable augmenter (TST): images in, images out of the same shape. Each op
+ * has a learned magnitude and a learned probability, applied per sample through a
+ * relaxed-Bernoulli gate at `temperature` (default 0.05), so that a loss on the teacher's and the
+ * student's outputs of the augmented images trains it (see `src/models/Augmenter.ts`).
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * const a: Model.Augmenter = Model.augmenter({ ops: ["brightness", "translateX", "translateY"] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Augmenter {
+  readonly _tag: "Augmenter"
+  readonly ops?: ReadonlyArray<AugmenterOp>
+  readonly temperature?: number
+  readonly input?: Shape
+}
+
+/**
  * Any model description.
  *
  * @example
@@ -401,7 +438,7 @@ export interface Generator {
  * @since 0.1.0
  * @category models
  */
-export type Model = Mlp | Cnn | ResNet | Vit | Binary | Custom | Load | Generator
+export type Model = Mlp | Cnn | ResNet | Vit | Binary | Custom | Load | Generator | Augmenter
 
 // ---------------------------------------------------------------------------------------------
 // Constructors
@@ -631,6 +668,70 @@ export const generator = (options: {
 export const isGenerator = (model: Model): model is Generator => model._tag === "Generator"
 
 /**
+ * An {@link Augmenter} of images of `input` (default `[28, 28, 1]`) with `ops` (default all five:
+ * brightness, contrast, noise, translateX, translateY) and gate `temperature` (default 0.05).
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * const a = Model.augmenter({ temperature: 0.1 })
+ * Model.augmenterOps(a) // ["brightness", "contrast", "noise", "translateX", "translateY"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const augmenter = (options: {
+  readonly ops?: ReadonlyArray<AugmenterOp>
+  readonly temperature?: number
+  readonly input?: Shape
+}): Augmenter =>
+  freeze(
+    defined<Augmenter>({
+      _tag: "Augmenter",
+      ...options,
+      ...(options.ops !== undefined ? { ops: [...options.ops] } : {}),
+    }),
+  )
+
+/** Every {@link AugmenterOp}, in the default order. */
+const allAugmenterOps: ReadonlyArray<AugmenterOp> = [
+  "brightness",
+  "contrast",
+  "noise",
+  "translateX",
+  "translateY",
+]
+
+/**
+ * The ops of an {@link Augmenter} (its `ops`, or all five).
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * Model.augmenterOps(Model.augmenter({ ops: ["noise"] })) // ["noise"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category queries
+ */
+export const augmenterOps = (model: Augmenter): ReadonlyArray<AugmenterOp> => model.ops ?? allAugmenterOps
+
+/**
+ * Whether a description is an {@link Augmenter} (images in, images out) rather than a classifier.
+ *
+ * @example
+ * ```ts
+ * import * as Model from "./dsl/Model.js"
+ * Model.isAugmenter(Model.augmenter({})) // true
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isAugmenter = (model: Model): model is Augmenter => model._tag === "Augmenter"
+
+/**
  * The image shape a {@link Generator} produces (default `[28, 28, 1]`); `undefined` for
  * classifiers.
  *
@@ -739,6 +840,14 @@ const GeneratorSchema = Schema.TaggedStruct("Generator", {
   output: Schema.optionalKey(ShapeSchema),
 })
 
+const AugmenterSchema = Schema.TaggedStruct("Augmenter", {
+  ops: Schema.optionalKey(
+    Schema.Array(Schema.Literals(["brightness", "contrast", "noise", "translateX", "translateY"])),
+  ),
+  temperature: Schema.optionalKey(Schema.Finite),
+  input: Schema.optionalKey(ShapeSchema),
+})
+
 const CustomSchema = Schema.TaggedStruct("Custom", {
   name: Schema.String.check(Schema.isNonEmpty()),
   options: Schema.optionalKey(Schema.Record(Schema.String, Schema.Json)),
@@ -769,6 +878,7 @@ export const schema: Schema.Codec<Model> = Schema.Union([
   CustomSchema,
   LoadSchema,
   GeneratorSchema,
+  AugmenterSchema,
 ])
 
 /**
@@ -796,6 +906,7 @@ const tags: Record<Model["_tag"], true> = {
   Custom: true,
   Load: true,
   Generator: true,
+  Augmenter: true,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -841,7 +952,9 @@ const defaultInput: Shape = Object.freeze([28, 28, 1] as const)
  */
 export const classes = (model: Model): number | undefined => {
   const m = base(model)
-  return m._tag === "Custom" || m._tag === "Load" || m._tag === "Generator" ? undefined : m.classes
+  return m._tag === "Custom" || m._tag === "Load" || m._tag === "Generator" || m._tag === "Augmenter"
+    ? undefined
+    : m.classes
 }
 
 /**
@@ -920,6 +1033,7 @@ export const tapShapes = (model: Model): Readonly<Record<string, ReadonlyArray<n
     case "Load":
       return undefined
     case "Generator":
+    case "Augmenter":
       return out
     case "Mlp":
       m.hidden.forEach((h, i) => {
@@ -1000,6 +1114,7 @@ export const heads = (model: Model): ReadonlyArray<string> | undefined => {
     case "Load":
       return undefined
     case "Generator":
+    case "Augmenter":
       return ["images"]
     case "ResNet":
       return ["logits", ...(m.exits ?? []).map((_, i) => `exit${i}`)]
@@ -1036,6 +1151,8 @@ export const stochastic = (model: Model): boolean => {
     case "ResNet":
     case "Vit":
       return dropPathRates(m).some((r) => !isZero(r))
+    case "Augmenter":
+      return true
     case "Custom":
     case "Load":
     case "Generator":
@@ -1064,6 +1181,7 @@ export const binarizable = (model: Model): number | undefined => {
     case "Custom":
     case "Load":
     case "Generator":
+    case "Augmenter":
       return undefined
     case "Mlp":
       return Math.max(0, m.hidden.length - 1)
@@ -1150,6 +1268,10 @@ export const describe = (model: Model): string => {
       const what = model.binarizeActivations ? "weights+activations" : "weights"
       const t = model.temperature === undefined ? "" : `, T=${fmtNum(model.temperature)}`
       return `binary(${what}${t}) ${describe(model.inner)}`
+    }
+    case "Augmenter": {
+      const [h, w, c] = model.input ?? defaultInput
+      return `augmenter ${h}×${w}×${c} [${augmenterOps(model).join(", ")}], relaxed-Bernoulli gates τ=${fmtNum(model.temperature ?? 0.05)}`
     }
     case "Generator": {
       const [h, w, c] = model.output ?? defaultInput
@@ -1314,8 +1436,11 @@ export const check = (model: Model): ReadonlyArray<Issue> => {
           path: "inner",
           message: `a model loaded from "${inner.path}" cannot be binarised (binarise a built-in model and distil into it)`,
         })
-      } else if (inner._tag === "Generator") {
-        issues.push({ path: "inner", message: "a generator cannot be binarised (it is not a classifier)" })
+      } else if (inner._tag === "Generator" || inner._tag === "Augmenter") {
+        issues.push({
+          path: "inner",
+          message: `${inner._tag === "Generator" ? "a generator" : "an augmenter"} cannot be binarised (it is not a classifier)`,
+        })
       } else if (inner._tag === "Custom") {
         issues.push({
           path: "inner",
@@ -1340,6 +1465,20 @@ export const check = (model: Model): ReadonlyArray<Issue> => {
     case "Load":
       checkNormalize(issues, "normalize", model.normalize)
       break
+    case "Augmenter": {
+      const ops = model.ops ?? []
+      if (model.ops !== undefined && ops.length === 0)
+        issues.push({ path: "ops", message: "an augmenter needs at least one op" })
+      ops.forEach((op, i) => {
+        if (ops.indexOf(op) !== i) issues.push({ path: `ops[${i}]`, message: `op "${op}" is listed twice` })
+      })
+      if (model.temperature !== undefined && !(model.temperature > 0))
+        issues.push({
+          path: "temperature",
+          message: `the gate temperature must be > 0, got ${model.temperature}`,
+        })
+      break
+    }
     case "Generator": {
       const [h, w] = model.output ?? defaultInput
       if (h % 4 !== 0 || w % 4 !== 0)

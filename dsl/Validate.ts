@@ -416,6 +416,7 @@ const checkStep = (
           if (
             term._tag === "Kl" ||
             term._tag === "HardDistill" ||
+            term._tag === "Tst" ||
             (term._tag === "Bce" && term.target._tag === "Logits")
           ) {
             const t = classesOf(term._tag === "Bce" ? term.target.ref : term.teacher)

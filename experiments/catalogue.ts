@@ -25,6 +25,7 @@ import { experiment as landscapeDgExperiment } from "./landscape-dg.js"
 import type { Arm, Experiment } from "./lib.js"
 import { experiment as procKdExperiment } from "./proc-kd.js"
 import { experiment as tinymimExperiment } from "./tinymim.js"
+import { experiment as tstExperiment } from "./tst.js"
 import { experiment as watermarkExperiment } from "./watermark.js"
 
 const seeds = [1, 2, 3]
@@ -542,4 +543,5 @@ export const experiments: ReadonlyArray<Experiment> = [
   tinymimExperiment,
   landscapeDgExperiment,
   fsBanExperiment,
+  tstExperiment,
 ]

@@ -24,6 +24,7 @@ import rfs from "./rfs.js"
 import sdDropout from "./sd-dropout.js"
 import swa from "./swa.js"
 import tinymim from "./tinymim.js"
+import tst from "./tst.js"
 import watermark from "./watermark.js"
 
 export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
@@ -45,6 +46,7 @@ export const recipes: Readonly<Record<string, Pipeline.Pipeline>> = {
   bnext,
   "landscape-dg": landscapeDg,
   "fs-ban": fsBan,
+  tst,
   tinymim,
   cudfkd,
   "proc-kd": procKd,

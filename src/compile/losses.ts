@@ -356,6 +356,8 @@ const tokenFeatures = (term: string, side: string, x: tf.Tensor, y: tf.Tensor, h
  * - `Kl`: `T²·KL(p_t ‖ p_s)` (forward), `T²·KL(p_s ‖ p_t)` (reverse), their mean (symmetric),
  *   with `p = softmax(logits / T)`, via log-softmax.
  * - `HardDistill`: cross-entropy of the student against the one-hot argmax of the teacher.
+ * - `Tst`: `−Σ y·log softmax(t) − Σ y·log(1 − softmax(s))` (`1 − p` floored at 1e-7), TST's
+ *   augmenter objective.
  * - `Hint`: mean squared error between flattened features (student through `x·kernel + bias`
  *   with `projection`; both L2-normalised per sample with `normalize`, after projecting).
  * - `Relation`: `G = F·Fᵀ` of per-sample L2-normalised flattened features (raw ones with
@@ -435,6 +437,19 @@ export const handlers: Handlers = {
     const k = teacher.shape[teacher.rank - 1] ?? 1
     // int32 one-hot, then cast: tfjs-backend-wasm's OneHot ignores a float32 dtype
     return softCrossEntropy(student, tf.cast(tf.oneHot(tf.argMax(teacher, -1), k), "float32"))
+  },
+
+  Tst: (loss, ctx, term) => {
+    const teacher = ctx.get(loss.teacher)
+    const student = ctx.get(loss.student)
+    sameShape(term, "teacher and student", teacher, student)
+    const targets = targetsOf(loss.labels, ctx)
+    sameShape(term, "logits and labels", student, targets)
+    const right = tf.neg(meanOfRowSums(tf.mul(targets, tf.logSoftmax(teacher))))
+    const wrong = tf.neg(
+      meanOfRowSums(tf.mul(targets, tf.log(tf.maximum(tf.sub(1, tf.softmax(student)), 1e-7)))),
+    )
+    return tf.add(right, wrong)
   },
 
   Hint: (loss, ctx, term) => {

@@ -29,6 +29,7 @@ import { Effect, Result, type Scope } from "effect"
 import * as Model from "../../dsl/Model.js"
 import * as Ramp from "../../dsl/Ramp.js"
 import { ShapeError, ValidationError } from "../errors.js"
+import * as Augmenter from "./Augmenter.js"
 import type { ApplyOptions, Built, CustomBuilder, Forward, Net, Rates } from "./Built.js"
 import * as Cnn from "./Cnn.js"
 import * as Generator from "./Generator.js"
@@ -66,7 +67,10 @@ export interface BuildOptions {
   readonly normalize?: Model.Normalize
 }
 
-type Float = Exclude<Model.Model, Model.Binary | Model.Custom | Model.Load | Model.Generator>
+type Float = Exclude<
+  Model.Model,
+  Model.Binary | Model.Custom | Model.Load | Model.Generator | Model.Augmenter
+>
 
 const architectures: {
   readonly [K in Float["_tag"]]: (model: Extract<Float, { _tag: K }>, seed: number) => Net
@@ -325,6 +329,8 @@ export const make = (
   if (issues.length > 0) return Result.fail(new ValidationError({ issues }))
   // a generator reads noise, not images: the data's normalisation is not applied to it
   if (model._tag === "Generator") return Result.succeed(Generator.build(model, options.seed))
+  // an augmenter works on the raw pixels: the classifiers that read its output normalise them
+  if (model._tag === "Augmenter") return Result.succeed(Augmenter.build(model, options.seed))
   const float = (model._tag === "Binary" ? model.inner : model) as Float
   const make = architectures[float._tag] as (m: Float, seed: number) => Net
   return Result.succeed(withNormalize(fromNet(model, float, make(float, options.seed)), options.normalize))

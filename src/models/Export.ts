@@ -251,6 +251,8 @@ const graphOf = (
       )
     case "Generator":
       return unsupported("a generator is not a classifier: export the student it trained instead")
+    case "Augmenter":
+      return unsupported("an augmenter is not a classifier: export the student it trained instead")
     case "Vit":
       return unsupported(
         "vit cannot be exported as a TF.js LayersModel: token concatenation, position embeddings and multi-head attention have no stock Layers equivalent",

@@ -326,6 +326,7 @@ describe("the experiment catalogue", () => {
         "sd-dropout",
         "swa",
         "tinymim",
+        "tst",
         "tuned-baseline",
         "watermark",
       ].sort(),

@@ -846,6 +846,7 @@ describe("shapes and planning", () => {
         "Prototype",
         "Relation",
         "TokenRelation",
+        "Tst",
       ].sort(),
     )
   })
