@@ -84,6 +84,31 @@ export const generator = (o: Options = {}) =>
   Model.generator({ latent: o.latent ?? 64, width: o.width ?? 16, output: [28, 28, 1] })
 
 /**
+ * The student's half of a data-free step: fresh noise through `generator` (frozen), a frozen
+ * teacher and `student` on those images, the curriculum-weighted KL (λ linear from
+ * `lambda.from` to `lambda.to`), and the student's Adam step (cosine to 0).
+ */
+const studentHalf = (generator: string, student: string, o: Options) => {
+  const lambda = o.lambda ?? { from: 2, to: 8 }
+  return [
+    Step.noise({ as: "zs", dim: o.latent ?? 64 }),
+    Step.forward(generator, { as: "xs", input: "zs", mode: "frozen" }),
+    Step.forward("teacher", { as: "t", mode: "frozen", input: "xs" }),
+    Step.forward(student, { as: "s", input: "xs" }),
+    Step.loss({
+      kd: Loss.curriculum({
+        teacher: "t",
+        student: "s",
+        temperature: o.temperature ?? 3,
+        lambda: Ramp.linear({ from: lambda.from, to: lambda.to }),
+        weighting: "log",
+      }),
+    }),
+    Step.optimize(student, Optimizer.adam({ lr: Ramp.cosine({ from: o.studentLr ?? 1e-3, to: 0 }) })),
+  ] as const
+}
+
+/**
  * The data-free step: one generator update (maximising the teacher–student disagreement under
  * the class-balance, one-hot and BN-statistics priors), then one student update on fresh samples.
  *
@@ -98,7 +123,6 @@ export const dataFreeStep = (o: Options = {}) => {
   const latent = o.latent ?? 64
   const T = o.temperature ?? 3
   const w = o.weights ?? {}
-  const lambda = o.lambda ?? { from: 2, to: 8 }
   return Step.start.pipe(
     // 1. the generator's update: teacher and student in evaluation mode, differentiable
     Step.noise({ as: "z", dim: latent }),
@@ -124,20 +148,7 @@ export const dataFreeStep = (o: Options = {}) => {
     ),
     Step.optimize("generator", Optimizer.adam({ lr: o.generatorLr ?? 1e-3 }), { loss: "lossG" }),
     // 2. the student's update: fresh samples of the updated generator, detached; frozen teacher
-    Step.noise({ as: "zs", dim: latent }),
-    Step.forward("generator", { as: "xs", input: "zs", mode: "frozen" }),
-    Step.forward("teacher", { as: "t", mode: "frozen", input: "xs" }),
-    Step.forward("student", { as: "s", input: "xs" }),
-    Step.loss({
-      kd: Loss.curriculum({
-        teacher: "t",
-        student: "s",
-        temperature: T,
-        lambda: Ramp.linear({ from: lambda.from, to: lambda.to }),
-        weighting: "log",
-      }),
-    }),
-    Step.optimize("student", Optimizer.adam({ lr: Ramp.cosine({ from: o.studentLr ?? 1e-3, to: 0 }) })),
+    ...studentHalf("generator", "student", o),
   )
 }
 
@@ -152,26 +163,8 @@ export const dataFreeStep = (o: Options = {}) => {
  * Step.readsBatch(untrainedStep()) // false
  * ```
  */
-export const untrainedStep = (o: Options = {}) => {
-  const T = o.temperature ?? 3
-  const lambda = o.lambda ?? { from: 2, to: 8 }
-  return Step.start.pipe(
-    Step.noise({ as: "zs", dim: o.latent ?? 64 }),
-    Step.forward("untrainedGenerator", { as: "xs", input: "zs", mode: "frozen" }),
-    Step.forward("teacher", { as: "t", mode: "frozen", input: "xs" }),
-    Step.forward("noiseStudent", { as: "s", input: "xs" }),
-    Step.loss({
-      kd: Loss.curriculum({
-        teacher: "t",
-        student: "s",
-        temperature: T,
-        lambda: Ramp.linear({ from: lambda.from, to: lambda.to }),
-        weighting: "log",
-      }),
-    }),
-    Step.optimize("noiseStudent", Optimizer.adam({ lr: Ramp.cosine({ from: o.studentLr ?? 1e-3, to: 0 }) })),
-  )
-}
+export const untrainedStep = (o: Options = {}) =>
+  Step.start.pipe(...studentHalf("untrainedGenerator", "noiseStudent", o))
 
 /**
  * The recipe: the teacher on labels, the data-free student, the real-data student and (unless
