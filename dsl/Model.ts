@@ -424,6 +424,12 @@ export interface Augmenter {
   readonly ops?: ReadonlyArray<AugmenterOp>
   readonly temperature?: number
   readonly input?: Shape
+  /**
+   * The starting magnitudes: `"identity"` (default; every op starts as no change, noise almost
+   * off) or `"random"` (magnitude logits drawn uniformly from [−1.5, 1.5] with the model's seed —
+   * an unlearned random policy when the augmenter is never trained).
+   */
+  readonly init?: "identity" | "random"
 }
 
 /**
@@ -685,6 +691,7 @@ export const augmenter = (options: {
   readonly ops?: ReadonlyArray<AugmenterOp>
   readonly temperature?: number
   readonly input?: Shape
+  readonly init?: "identity" | "random"
 }): Augmenter =>
   freeze(
     defined<Augmenter>({
@@ -846,6 +853,7 @@ const AugmenterSchema = Schema.TaggedStruct("Augmenter", {
   ),
   temperature: Schema.optionalKey(Schema.Finite),
   input: Schema.optionalKey(ShapeSchema),
+  init: Schema.optionalKey(Schema.Literals(["identity", "random"])),
 })
 
 const CustomSchema = Schema.TaggedStruct("Custom", {
@@ -1271,7 +1279,7 @@ export const describe = (model: Model): string => {
     }
     case "Augmenter": {
       const [h, w, c] = model.input ?? defaultInput
-      return `augmenter ${h}×${w}×${c} [${augmenterOps(model).join(", ")}], relaxed-Bernoulli gates τ=${fmtNum(model.temperature ?? 0.05)}`
+      return `augmenter ${h}×${w}×${c} [${augmenterOps(model).join(", ")}], relaxed-Bernoulli gates τ=${fmtNum(model.temperature ?? 0.05)}${model.init === "random" ? ", random start" : ""}`
     }
     case "Generator": {
       const [h, w, c] = model.output ?? defaultInput

@@ -53,3 +53,25 @@ export const supervised = (
     ),
     evaluate: Phase.evaluate({ models: [model] }),
   })
+
+/**
+ * Vanilla KD's step (Hinton et al.): a frozen `teacher` and `student` on the batch,
+ * `(1 − α)·CE(s, y) + α·T²·KL(t ‖ s)`, Adam 1e-3 on the student.
+ */
+export const kdStep = (
+  teacher: string,
+  student: string,
+  options: { readonly temperature: number; readonly alpha: number },
+) =>
+  Step.start.pipe(
+    Step.forward(teacher, { as: "t", mode: "frozen" }),
+    Step.forward(student, { as: "s" }),
+    Step.loss(
+      {
+        ce: Loss.crossEntropy({ logits: "s" }),
+        kd: Loss.kl({ teacher: "t", student: "s", temperature: options.temperature }),
+      },
+      { weights: { ce: 1 - options.alpha, kd: options.alpha } },
+    ),
+    Step.optimize(student, adam),
+  )

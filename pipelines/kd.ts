@@ -6,8 +6,8 @@
  * labels alone as the baseline. With `limit`, the students see only the first `limit` training
  * images — the setting where distillation pays (+1.1 points in the PyTorch reference runs).
  */
-import { Loss, Phase, Pipeline, Step } from "../dsl/index.js"
-import { adam, cnn, mlp, smallCnn, supervised } from "./common.js"
+import { Phase, Pipeline } from "../dsl/index.js"
+import { cnn, kdStep, mlp, smallCnn, supervised } from "./common.js"
 
 export interface Options {
   readonly seed?: number
@@ -41,18 +41,7 @@ export const make = (o: Options = {}) => {
         epochs: studentEpochs,
         batchSize: o.batchSize ?? 128,
         ...data,
-        step: Step.start.pipe(
-          Step.forward("teacher", { as: "t", mode: "frozen" }),
-          Step.forward("student", { as: "s" }),
-          Step.loss(
-            {
-              ce: Loss.crossEntropy({ logits: "s" }),
-              kd: Loss.kl({ teacher: "t", student: "s", temperature: T }),
-            },
-            { weights: { ce: 1 - alpha, kd: alpha } },
-          ),
-          Step.optimize("student", adam),
-        ),
+        step: kdStep("teacher", "student", { temperature: T, alpha }),
         evaluate: Phase.evaluate({
           models: ["student"],
           metrics: ["accuracy", "nll", "ece", "agreement"],

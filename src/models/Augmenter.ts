@@ -14,7 +14,8 @@
  *   as the linear blend of the two nearest whole shifts, so `d` is differentiable.
  *
  * The augmenter samples in both modes: it is a random augmentation by construction (its "frozen"
- * forward draws fresh gates, it only does not learn).
+ * forward draws fresh gates, it only does not learn). With `init: "random"` the magnitude logits
+ * start uniform in [−1.5, 1.5] (seeded) instead of at the identity.
  *
  * @example
  * ```ts
@@ -118,7 +119,13 @@ export const build = (model: Model.Augmenter, seed: number): Built => {
   const tau = model.temperature ?? 0.05
   const init = new Ops.Init(seed)
   const magnitude = init.tensor("magnitude", [ops.length], "zeros")
-  magnitude.assign(tf.tensor1d(ops.map(initialMagnitude)))
+  tf.tidy(() =>
+    magnitude.assign(
+      model.init === "random"
+        ? tf.randomUniform([ops.length], -1.5, 1.5, "float32", Ops.seedFor(seed, "magnitude"))
+        : tf.tensor1d(ops.map(initialMagnitude)),
+    ),
+  )
   init.tensor("probability", [ops.length], "zeros")
 
   const apply = (params: Tree.Tree, x: tf.Tensor, options: ApplyOptions): Forward => {

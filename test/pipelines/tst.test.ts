@@ -170,6 +170,7 @@ describe("tst recipe", () => {
       teacher: tiny.cnn(),
       tstStudent: tiny.mlp(),
       kdStudent: tiny.mlp(),
+      randomStudent: tiny.mlp(),
     })
     const o = await observe(valid(p), { snapshots: true })
     expectFiniteLosses(o.events)
@@ -186,6 +187,23 @@ describe("tst recipe", () => {
     expect(maxDiff(paramsOf(first, "tstStudent"), paramsOf(last, "tstStudent"))).toBeGreaterThan(1e-6)
     expect(maxDiff(paramsOf(first, "teacher"), paramsOf(last, "teacher"))).toBe(0)
     expect(maxDiff(paramsOf(kd[0]!.tensors, "augmenter"), paramsOf(kd.at(-1)!.tensors, "augmenter"))).toBe(0)
+    // the control: its augmenter keeps its random start (not the identity), its student learns
+    const random = o.snapshots.filter((s) => s.phase === "random-aug")
+    const start = paramsOf(random[0]!.tensors, "randomAugmenter").get("magnitude")!
+    expect(Math.max(...start.map(Math.abs))).toBeGreaterThan(0.05)
+    expect(
+      maxDiff(
+        paramsOf(random[0]!.tensors, "randomAugmenter"),
+        paramsOf(random.at(-1)!.tensors, "randomAugmenter"),
+      ),
+    ).toBe(0)
+    expect(
+      maxDiff(
+        paramsOf(random[0]!.tensors, "randomStudent"),
+        paramsOf(random.at(-1)!.tensors, "randomStudent"),
+      ),
+    ).toBeGreaterThan(1e-6)
+    expect(make({ control: false }).phases.map((ph) => ph.name)).toEqual(["teacher", "tst", "kd"])
     expect(
       o.phases.find((ph) => ph.phase === "tst")!.metrics["test/tstStudent/accuracy"],
     ).toBeGreaterThanOrEqual(0)
