@@ -310,20 +310,6 @@ export const chart = (
         metrics.map((k) => [k, r.values[only]![k]!]),
       ),
     ])
-  if (scatter.length > 0)
-    return Plot.stack([
-      ...scatter,
-      ...metrics.map((k) =>
-        panel(
-          k,
-          k,
-          isPercent(k) ? 100 : 1,
-          armNames(exp, r.values)
-            .filter((a) => (r.values[a]?.[k]?.length ?? 0) > 0)
-            .map((a) => [a, r.values[a]![k]!]),
-        ),
-      ),
-    ])
   const panels = metrics.map((k) =>
     panel(
       `${exp.name}: ${k}${exp.lowerIsBetter && k === exp.method?.[1] ? " (lower is better)" : ""}`,
@@ -334,7 +320,8 @@ export const chart = (
         .map((a) => [a, r.values[a]![k]!]),
     ),
   )
-  return Plot.stack(panels)
+  // a correlation claim: its scatter above the bar panels
+  return Plot.stack([...scatter, ...panels])
 }
 
 /** The verdict word of {@link verdictOf}. */
